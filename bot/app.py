@@ -1,0 +1,42 @@
+"""Assembles the bot: Bot session (real or local Bot API server), Dispatcher, routers, middlewares."""
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import BotCommand
+from psycopg_pool import AsyncConnectionPool
+
+from bot.middlewares.i18n import I18nMiddleware
+from bot.middlewares.request_id import RequestIdMiddleware
+from bot.middlewares.user import UserMiddleware
+from bot.routers import language, start
+from bot.texts import Translator
+from core.config import Settings
+from core.db.users import LANGUAGES
+
+
+def build_bot(settings: Settings) -> Bot:
+    if settings.TELEGRAM_BOT_TOKEN is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    session = AiohttpSession()
+    if settings.TELEGRAM_API_BASE:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.TELEGRAM_API_BASE, is_local=True))
+    return Bot(settings.TELEGRAM_BOT_TOKEN.get_secret_value(), session=session)
+
+
+def build_dispatcher(settings: Settings, pool: AsyncConnectionPool) -> Dispatcher:
+    dp = Dispatcher(pool=pool, settings=settings)
+    dp.update.outer_middleware(RequestIdMiddleware())
+    dp.update.outer_middleware(UserMiddleware(pool, settings.ADMIN_TELEGRAM_IDS))
+    dp.update.outer_middleware(I18nMiddleware())
+    dp.include_routers(start.router, language.router)
+    return dp
+
+
+async def publish_commands(bot: Bot) -> None:
+    """The command menu in each language Telegram shows it in."""
+    for code in LANGUAGES:
+        t = Translator(code)
+        commands = [BotCommand(command=name, description=t(f"cmd_{name}")) for name in ("start", "help", "language")]
+        await bot.set_my_commands(commands, language_code=code)

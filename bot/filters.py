@@ -1,0 +1,14 @@
+"""Filters shared by routers: who may use a handler."""
+from __future__ import annotations
+
+from aiogram.filters import Filter
+from aiogram.types import TelegramObject
+
+from core.db.users import User
+
+
+class IsAdmin(Filter):
+    """Passes for users whose role is admin (ADMIN_TELEGRAM_IDS are admins on first contact)."""
+
+    async def __call__(self, event: TelegramObject, user: User | None = None) -> bool:
+        return user is not None and user.is_admin

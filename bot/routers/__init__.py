@@ -1,0 +1,1 @@
+"""One aiogram Router per feature."""

@@ -1,0 +1,46 @@
+"""/language: show a keyboard of languages, or switch directly with `/language fr`."""
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from psycopg_pool import AsyncConnectionPool
+
+from bot.texts import LANGUAGE_NAMES, Translator
+from core.db.users import LANGUAGES, User, set_language
+
+router = Router(name="language")
+
+
+class LanguageChoice(CallbackData, prefix="lang"):
+    code: str
+
+
+@router.message(Command("language"), F.text.func(lambda text: len(text.split()) == 1))
+async def ask_language(message: Message, t: Translator) -> None:
+    keyboard = InlineKeyboardBuilder()
+    for code in LANGUAGES:
+        keyboard.button(text=LANGUAGE_NAMES[code], callback_data=LanguageChoice(code=code))
+    await message.answer(t("language_prompt"), reply_markup=keyboard.as_markup())
+
+
+@router.message(Command("language"))
+async def language_from_argument(message: Message, command: CommandObject, user: User,
+                                 pool: AsyncConnectionPool, t: Translator) -> None:
+    code = (command.args or "").strip().lower()
+    if code not in LANGUAGES:
+        await message.answer(t("language_unknown"))
+        return
+    updated = await set_language(pool, user.id, code)
+    await message.answer(Translator(updated.language)("language_set"))
+
+
+@router.callback_query(LanguageChoice.filter(F.code.in_(LANGUAGES)))
+async def language_chosen(query: CallbackQuery, callback_data: LanguageChoice, user: User,
+                          pool: AsyncConnectionPool) -> None:
+    updated = await set_language(pool, user.id, callback_data.code)
+    await query.answer()
+    if query.message is not None:
+        await query.message.answer(Translator(updated.language)("language_set"))

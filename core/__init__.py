@@ -1,0 +1,1 @@
+"""Ray-free domain code: configuration, database access, text, ledger rules, retrieval maths."""

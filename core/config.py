@@ -1,0 +1,131 @@
+"""Typed settings for every Ustadh process, read from the environment and `.env`.
+
+One `Settings` object is resolved by the supervisor (`ustadh up`) and handed to actors and Serve
+deployments as a constructor argument, so every process sees the same values, including the URLs
+of embedded servers that only exist after start-up.
+"""
+from __future__ import annotations
+
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$|^\d+:TEST-[A-Za-z0-9_-]+$")
+
+
+class LogLevel(str, Enum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the setting."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the system; the README's configuration table documents each one."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      case_sensitive=True, frozen=True)
+
+    DATA_DIR: Path = Path(".data")
+    DATABASE_URL: str | None = None
+    REDIS_URL: str | None = None
+    MILVUS_URI: str | None = None
+
+    OPENAI_BASE_URL: str | None = None
+    OPENAI_API_KEY: SecretStr | None = None
+    LLM_MODEL: str = "gpt-4o-mini"
+    EMBEDDING_MODEL: str = "text-embedding-3-small"
+
+    TELEGRAM_BOT_TOKEN: SecretStr | None = None
+    TELEGRAM_API_BASE: str | None = None
+    TELEGRAM_WEBHOOK_URL: str | None = None
+    TELEGRAM_WEBHOOK_SECRET: SecretStr | None = None
+    ADMIN_TELEGRAM_IDS: Annotated[tuple[int, ...], NoDecode] = ()
+
+    HTTP_HOST: str = "127.0.0.1"
+    HTTP_PORT: int = Field(8000, ge=1, le=65535)
+    DASHBOARD_PORT: int = Field(8265, ge=1, le=65535)
+    RAY_ADDRESS: str | None = None
+    RAY_NUM_CPUS: int | None = Field(None, ge=1)
+    RAY_OBJECT_STORE_MB: int = Field(256, ge=80)
+
+    HEALTH_TIMEOUT_S: float = Field(1.5, gt=0, le=10)
+    LOG_JSON: bool = False
+    LOG_LEVEL: LogLevel = LogLevel.INFO
+
+    @field_validator("ADMIN_TELEGRAM_IDS", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.replace(" ", "").split(",") if part)
+        return value
+
+    @field_validator("DATA_DIR")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @field_validator("TELEGRAM_BOT_TOKEN")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not TOKEN_PATTERN.match(value.get_secret_value()):
+            raise ValueError("must look like '<digits>:<secret>' as given by @BotFather")
+        return value
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql://")
+        return value or None
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+    @field_validator("OPENAI_BASE_URL", "TELEGRAM_API_BASE", "TELEGRAM_WEBHOOK_URL", "RAY_ADDRESS")
+    @classmethod
+    def _http_url(cls, value: str | None, info: object) -> str | None:
+        name = getattr(info, "field_name", "")
+        if value and name != "RAY_ADDRESS" and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        if value and name == "TELEGRAM_WEBHOOK_URL" and not value.startswith("https://"):
+            raise ValueError("Telegram only delivers webhooks to https:// URLs")
+        return value or None
+
+    @property
+    def run_dir(self) -> Path:
+        return self.DATA_DIR / "run"
+
+    @property
+    def log_file(self) -> Path:
+        return self.DATA_DIR / "logs" / "ustadh.jsonl"
+
+    @property
+    def milvus_uri(self) -> str:
+        return self.MILVUS_URI or str(self.DATA_DIR / "milvus.db")
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.OPENAI_BASE_URL is not None or self.OPENAI_API_KEY is not None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; a bad value raises SettingsError naming the setting and the problem."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '?'}: {err['msg']}"
+                             for err in exc.errors())
+        raise SettingsError(f"invalid setting {problems}") from None

@@ -1,0 +1,1 @@
+"""PostgreSQL access: migrations, connection pools and the small repositories built on them."""

@@ -1,0 +1,61 @@
+"""Users: created on first contact from Telegram, with language, role and tier."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg_pool import AsyncConnectionPool
+
+LANGUAGES = ("ar", "fr", "en")
+ROLES = ("learner", "teacher", "admin")
+TIERS = ("free", "standard", "premium")
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    telegram_id: int | None
+    username: str | None
+    first_name: str | None
+    language: str
+    role: str
+    tier: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def language_from_telegram(language_code: str | None) -> str:
+    """Telegram's IETF tag (e.g. 'ar-MR', 'fr', 'en-GB') to one of our languages; English otherwise."""
+    base = (language_code or "").split("-")[0].lower()
+    return base if base in LANGUAGES else "en"
+
+
+_COLUMNS = "id, telegram_id, username, first_name, language, role, tier"
+
+
+async def upsert_from_telegram(pool: AsyncConnectionPool, telegram_id: int, *, username: str | None,
+                               first_name: str | None, language_code: str | None,
+                               admin_ids: tuple[int, ...]) -> User:
+    """The user for a Telegram id, created on first contact; ADMIN_TELEGRAM_IDS are always admins."""
+    role = "admin" if telegram_id in admin_ids else "learner"
+    async with pool.connection() as conn:
+        row = await (await conn.execute(
+            f"""INSERT INTO users (telegram_id, username, first_name, language, role)
+                VALUES (%(tid)s, %(username)s, %(first_name)s, %(language)s, %(role)s)
+                ON CONFLICT (telegram_id) DO UPDATE SET
+                    username = EXCLUDED.username, first_name = EXCLUDED.first_name, last_seen_at = now(),
+                    role = CASE WHEN %(role)s = 'admin' THEN 'admin' ELSE users.role END
+                RETURNING {_COLUMNS}""",
+            {"tid": telegram_id, "username": username, "first_name": first_name,
+             "language": language_from_telegram(language_code), "role": role})).fetchone()
+    return User(**row)
+
+
+async def set_language(pool: AsyncConnectionPool, user_id: int, language: str) -> User:
+    if language not in LANGUAGES:
+        raise ValueError(f"unsupported language {language!r}")
+    async with pool.connection() as conn:
+        row = await (await conn.execute(
+            f"UPDATE users SET language = %s WHERE id = %s RETURNING {_COLUMNS}", (language, user_id))).fetchone()
+    return User(**row)

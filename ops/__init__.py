@@ -1,0 +1,1 @@
+"""Operations: the `ustadh` CLI, the process supervisor, embedded servers and background jobs."""

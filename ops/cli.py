@@ -1,0 +1,63 @@
+"""The `ustadh` command line: `up` runs the system, `migrate` applies the schema."""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from loguru import logger
+
+from core.config import Settings, SettingsError, load_settings
+from core.db.migrate import MigrationError, migrate
+from core.logs import setup_logging
+from ops.datadir import DataDirBusy
+from ops.embedded import EmbeddedError
+
+
+def _up(settings: Settings, _: argparse.Namespace) -> int:
+    from ops.supervisor import Supervisor
+
+    Supervisor(settings).run()
+    return 0
+
+
+def _migrate(settings: Settings, _: argparse.Namespace) -> int:
+    from ops.services import resolved_settings
+
+    with resolved_settings(settings) as resolved:
+        applied = migrate(resolved.DATABASE_URL or "")
+    print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+    return 0
+
+
+COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
+    "up": ("run Ustadh (embedded PostgreSQL/Redis unless configured), Ctrl-C stops it", _up),
+    "migrate": ("apply pending database migrations", _migrate),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="ustadh", description="Ustadh tutoring assistant")
+    sub = root.add_subparsers(dest="command", required=True)
+    for name, (help_text, _) in COMMANDS.items():
+        sub.add_parser(name, help=help_text)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"ustadh: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings, "cli" if args.command != "up" else "supervisor")
+    try:
+        return COMMANDS[args.command][1](settings, args)
+    except (MigrationError, DataDirBusy, EmbeddedError) as exc:
+        logger.error(str(exc))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Ownership of DATA_DIR: one live supervisor at a time, and what a dead one left behind.
+
+`ustadh up` holds an exclusive flock on DATA_DIR/run/ustadh.lock for its whole life; the kernel
+drops it when the process dies, even by SIGKILL, so a stale lock cannot block the next start. The
+supervisor records the Ray processes it started (pid + start time); the next start stops any of
+them still alive, since a few of Ray's agents outlive a SIGKILLed driver.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+from pathlib import Path
+from typing import IO
+
+import psutil
+from loguru import logger
+
+
+class DataDirBusy(RuntimeError):
+    """Another `ustadh up` is running on this DATA_DIR."""
+
+
+class DataDirLock:
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / "ustadh.lock"
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise DataDirBusy(f"another `ustadh up` is running on {self.path.parent.parent}") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._file = handle
+
+    def held_elsewhere(self) -> bool:
+        """True when a live supervisor (not this process) holds the lock."""
+        if self._file is not None or not self.path.exists():
+            return False
+        with self.path.open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+class ProcessRecord:
+    """Pids (with start times, so a reused pid is never hit) of processes to stop if orphaned."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def save(self, processes: list[psutil.Process]) -> None:
+        entries = [{"pid": p.pid, "started": p.create_time()} for p in processes if p.is_running()]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(entries))
+
+    def stop_leftovers(self, timeout: float = 5.0) -> int:
+        """Terminate recorded processes that are still alive; returns how many were found."""
+        alive = [p for p in self._load() if p.is_running()]
+        for proc in alive:
+            logger.warning("stopping a Ray process left running", pid=proc.pid, name=proc.name())
+            proc.send_signal(signal.SIGTERM)
+        _, still = psutil.wait_procs(alive, timeout=timeout)
+        for proc in still:
+            proc.kill()
+        self.path.unlink(missing_ok=True)
+        return len(alive)
+
+    def _load(self) -> list[psutil.Process]:
+        try:
+            entries = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return []
+        found = []
+        for entry in entries:
+            try:
+                proc = psutil.Process(entry["pid"])
+                if abs(proc.create_time() - entry["started"]) < 0.01:
+                    found.append(proc)
+            except (psutil.NoSuchProcess, KeyError, TypeError):
+                continue
+        return found

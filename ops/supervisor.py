@@ -1,0 +1,87 @@
+"""`ustadh up`: start everything in order, print a ready line, stop everything on Ctrl-C/SIGTERM.
+
+Order: lock DATA_DIR, stop leftovers of a killed run, embedded PostgreSQL/Redis (when not
+configured), migrations, Ray (loopback), system actors, the Telegram bot (when a token is set),
+the Serve gateway. Shutdown runs the same list backwards.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import ExitStack
+
+import psutil
+from loguru import logger
+
+from core.config import Settings
+from core.db.migrate import migrate
+from ops.datadir import DataDirLock, ProcessRecord
+from ops.embedded import remove_socket_dirs
+from ops.ray_local import prepare_environment, start_ray
+from ops.services import EmbeddedServers
+
+
+class Supervisor:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stop_requested = threading.Event()
+        self.ray_record = ProcessRecord(settings.run_dir / "ray.pids")
+
+    def run(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self.stop_requested.set())
+        with ExitStack() as stack:
+            lock = DataDirLock(self.settings.run_dir)
+            lock.acquire()
+            stack.callback(lock.release)
+            self.ray_record.stop_leftovers()
+            servers = EmbeddedServers(self.settings)
+            stack.callback(servers.stop)
+            stack.callback(remove_socket_dirs, self.settings.DATA_DIR)
+            settings = servers.start()
+            applied = migrate(settings.DATABASE_URL or "")
+            logger.info("schema up to date", applied=len(applied))
+            if self.stop_requested.is_set():
+                return
+            stack.callback(self._stop_ray)
+            self._start_ray_side(settings, stack)
+            self._announce(settings)
+            self.stop_requested.wait()
+            logger.info("stopping")
+        logger.info("stopped")
+
+    def _start_ray_side(self, settings: Settings, stack: ExitStack) -> None:
+        import ray
+        from ray import serve
+
+        from actors import registry
+        from serve_app.gateway import Gateway
+
+        prepare_environment(settings)
+        start_ray(settings)
+        handles = registry.start_actors(settings)
+        ray.get([h.ping.remote() for h in handles.values()])
+        if registry.TELEGRAM_BOT in handles:
+            bot = handles[registry.TELEGRAM_BOT]
+            logger.info("telegram bot", mode=ray.get(bot.start.remote()))
+            stack.callback(lambda: ray.get(bot.stop.remote(), timeout=10))
+        serve.start(http_options={"host": settings.HTTP_HOST, "port": settings.HTTP_PORT})
+        stack.callback(serve.shutdown)
+        serve.run(Gateway.bind(settings), name="ustadh", route_prefix="/")
+        self._record_ray_processes()
+
+    def _record_ray_processes(self) -> None:
+        ours = {"postgres", "redis-server"}
+        children = psutil.Process().children(recursive=True)
+        self.ray_record.save([p for p in children if p.name() not in ours])
+
+    def _stop_ray(self) -> None:
+        import ray
+
+        ray.shutdown()
+        self.ray_record.stop_leftovers(timeout=10)
+
+    def _announce(self, settings: Settings) -> None:
+        base = f"http://{settings.HTTP_HOST}:{settings.HTTP_PORT}"
+        dashboard = "" if settings.RAY_ADDRESS else f", Ray dashboard http://127.0.0.1:{settings.DASHBOARD_PORT}"
+        logger.info("Ustadh ready: API {}/healthz{}", base, dashboard)

@@ -1,0 +1,1 @@
+"""The Ray Serve application: the HTTP API and, in later issues, the retrieval deployment."""

@@ -1,0 +1,91 @@
+"""The HTTP gateway deployment: /healthz, /metrics and the Telegram webhook route.
+
+Ray Serve's proxy gives every request an id (the incoming X-Request-ID, or a new one) and returns
+it in the X-Request-ID response header; the gateway binds that same id for its log lines and
+passes it on to every actor it calls.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from loguru import logger
+from ray import serve
+
+from actors import registry
+from actors.tracing import call
+from core.config import Settings, load_settings
+from core.logs import setup_logging
+from core.request_id import bound
+from serve_app.health import HealthReport, summary
+from serve_app.metrics import (COMPONENT_UP, HTTP_LATENCY, HTTP_REQUESTS, PROBE_LATENCY, gateway_metrics,
+                               ray_node_metrics)
+
+api = FastAPI(title="Ustadh API", version="0.1.0")
+
+
+@api.middleware("http")
+async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    route = request.scope.get("route")
+    with bound(request.headers.get("x-request-id")):
+        started = time.perf_counter()
+        response = await call_next(request)
+        path = getattr(request.scope.get("route"), "path", None) or getattr(route, "path", "unmatched")
+        elapsed = time.perf_counter() - started
+        HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(path).observe(elapsed)
+        logger.info("http {} {} -> {}", request.method, request.url.path, response.status_code,
+                    ms=round(elapsed * 1000, 1))
+        return response
+
+
+class GatewayApp:
+    def __init__(self, settings: Settings) -> None:
+        setup_logging(settings, "gateway")
+        self.settings = settings
+        self.redis = aioredis.Redis.from_url(settings.REDIS_URL or "", socket_connect_timeout=1,
+                                             socket_timeout=settings.HEALTH_TIMEOUT_S)
+        self.health = HealthReport(settings, self.redis)
+
+    @api.get("/healthz")
+    async def healthz(self) -> JSONResponse:
+        report = await self.health.collect()
+        for name, result in report.items():
+            COMPONENT_UP.labels(name).set(1 if result.up else 0)
+            PROBE_LATENCY.labels(name).set(result.latency_ms)
+        body = summary(report)
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+    @api.get("/metrics")
+    async def metrics(self) -> Response:
+        text = gateway_metrics().decode() + await ray_node_metrics()
+        return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @api.post("/telegram/webhook")
+    async def telegram_webhook(self, request: Request) -> JSONResponse:
+        secret = self.settings.TELEGRAM_WEBHOOK_SECRET
+        given = request.headers.get("x-telegram-bot-api-secret-token")
+        if secret is not None and given != secret.get_secret_value():
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        if self.settings.TELEGRAM_BOT_TOKEN is None:
+            return JSONResponse({"error": "no bot configured"}, status_code=404)
+        try:
+            update: Any = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "body must be a JSON Telegram update"}, status_code=400)
+        call(registry.get(registry.TELEGRAM_BOT).feed, update)
+        return JSONResponse({"ok": True})
+
+
+# Wrapped here, not decorated in place, so the class pickles by reference (see actors.registry).
+Gateway = serve.deployment(ray_actor_options={"num_cpus": 0.2}, max_ongoing_requests=200)(
+    serve.ingress(api)(GatewayApp))
+
+
+def build_app(args: dict[str, str]) -> serve.Application:
+    """Application builder for `serve run serve_app.gateway:build_app` and serve config files."""
+    return Gateway.bind(load_settings(**args))

@@ -1,0 +1,1 @@
+"""Loopback test doubles for the external services Ustadh talks to (Telegram, OpenAI)."""
