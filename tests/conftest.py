@@ -1,0 +1,127 @@
+"""Shared fixtures: real PostgreSQL and Redis (configured, else embedded), isolated per run, and a
+Ray cluster with the system actors and the Serve gateway for the tests that need them.
+
+DATABASE_URL / REDIS_URL, when set, name servers to use: the run creates its own database there
+(dropped at the end) and its own Redis key namespace. Otherwise embedded servers start under a
+temporary DATA_DIR. Ray is pointed at loopback before it is first imported.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+import pytest_asyncio
+
+from ops.ray_local import LOOPBACK_ENV
+
+for _key, _value in LOOPBACK_ENV.items():
+    os.environ.setdefault(_key, _value)
+_EXTERNAL = {name: os.environ.pop(name, None) for name in ("DATABASE_URL", "REDIS_URL")}
+for _name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_URL", "TELEGRAM_API_BASE", "OPENAI_BASE_URL",
+              "OPENAI_API_KEY", "ADMIN_TELEGRAM_IDS", "MILVUS_URI", "RAY_ADDRESS", "DATA_DIR", "LOG_JSON"):
+    os.environ.pop(_name, None)
+
+from core.config import Settings, load_settings  # noqa: E402
+from core.db.migrate import migrate  # noqa: E402
+from core.logs import setup_logging  # noqa: E402
+from ops.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Short and outside /root: the embedded PostgreSQL user must be able to walk down to it.
+    path = Path("/tmp") / f"ustadh-test-{uuid.uuid4().hex[:8]}"
+    path.mkdir(mode=0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def database_url(data_dir: Path) -> Iterator[str]:
+    external = _EXTERNAL["DATABASE_URL"]
+    if external is None:
+        server = EmbeddedPostgres(data_dir)
+        yield server.start()
+        server.stop()
+        return
+    name = f"ustadh_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(external, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield with_database(external, name)
+    with psycopg.connect(external, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url(data_dir: Path) -> Iterator[str]:
+    external = _EXTERNAL["REDIS_URL"]
+    if external is not None:
+        yield external
+        return
+    server = EmbeddedRedis(data_dir)
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path, database_url: str, redis_url: str) -> Settings:
+    resolved = load_settings(_env_file=None, DATA_DIR=data_dir, DATABASE_URL=database_url, REDIS_URL=redis_url,
+                             HTTP_PORT=free_port(), DASHBOARD_PORT=free_port(), LOG_LEVEL="DEBUG",
+                             ADMIN_TELEGRAM_IDS="900001")
+    setup_logging(resolved, "tests")
+    migrate(database_url)
+    return resolved
+
+
+@pytest_asyncio.fixture(scope="session")
+async def pool(settings: Settings) -> AsyncIterator[Any]:
+    from core.db.pool import open_pool
+
+    opened = await open_pool(settings.DATABASE_URL or "", max_size=10, name="tests")
+    yield opened
+    await opened.close()
+
+
+@dataclass
+class RaySystem:
+    settings: Settings
+    base_url: str
+    handles: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def ray_system(settings: Settings) -> Iterator[RaySystem]:
+    """Ray on loopback with the system actors and the gateway deployed, as `ustadh up` does."""
+    import ray
+    from ray import serve
+
+    from actors import registry
+    from ops.ray_local import start_ray
+    from serve_app.gateway import Gateway
+
+    start_ray(settings, dashboard=False)
+    handles = registry.start_actors(settings)
+    ray.get([h.ping.remote() for h in handles.values()])
+    serve.start(http_options={"host": "127.0.0.1", "port": settings.HTTP_PORT})
+    serve.run(Gateway.bind(settings), name="ustadh", route_prefix="/")
+    yield RaySystem(settings, f"http://127.0.0.1:{settings.HTTP_PORT}", handles)
+    serve.shutdown()
+    ray.shutdown()
