@@ -57,6 +57,7 @@ class TelegramBot:
     def mode(self) -> str:
         return "webhook" if self.settings.TELEGRAM_WEBHOOK_URL else "polling"
 
+    @traced
     async def feed(self, update: dict[str, Any]) -> None:
         """Handle one update delivered by the webhook route."""
         if self.dp is None or self.bot is None:

@@ -10,7 +10,7 @@ from psycopg_pool import AsyncConnectionPool
 from bot.middlewares.i18n import I18nMiddleware
 from bot.middlewares.request_id import RequestIdMiddleware
 from bot.middlewares.user import UserMiddleware
-from bot.routers import language, start
+from bot.routers import fallback, language, start
 from bot.texts import Translator
 from core.config import Settings
 from core.db.users import LANGUAGES
@@ -30,7 +30,7 @@ def build_dispatcher(settings: Settings, pool: AsyncConnectionPool) -> Dispatche
     dp.update.outer_middleware(RequestIdMiddleware())
     dp.update.outer_middleware(UserMiddleware(pool, settings.ADMIN_TELEGRAM_IDS))
     dp.update.outer_middleware(I18nMiddleware())
-    dp.include_routers(start.router, language.router)
+    dp.include_routers(start.make_router(), language.make_router(), fallback.make_router())
     return dp
 
 

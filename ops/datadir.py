@@ -75,7 +75,7 @@ class ProcessRecord:
         """Terminate recorded processes that are still alive; returns how many were found."""
         alive = [p for p in self._load() if p.is_running()]
         for proc in alive:
-            logger.warning("stopping a Ray process left running", pid=proc.pid, name=proc.name())
+            logger.info("stopping a Ray process left running", pid=proc.pid, name=proc.name())
             proc.send_signal(signal.SIGTERM)
         _, still = psutil.wait_procs(alive, timeout=timeout)
         for proc in still:

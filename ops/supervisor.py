@@ -34,7 +34,8 @@ class Supervisor:
             lock = DataDirLock(self.settings.run_dir)
             lock.acquire()
             stack.callback(lock.release)
-            self.ray_record.stop_leftovers()
+            if leftovers := self.ray_record.stop_leftovers():
+                logger.warning("stopped {} Ray processes left by an earlier run that did not exit cleanly", leftovers)
             servers = EmbeddedServers(self.settings)
             stack.callback(servers.stop)
             stack.callback(remove_socket_dirs, self.settings.DATA_DIR)
@@ -51,13 +52,13 @@ class Supervisor:
         logger.info("stopped")
 
     def _start_ray_side(self, settings: Settings, stack: ExitStack) -> None:
+        prepare_environment(settings)  # before the first `import ray`
         import ray
         from ray import serve
 
         from actors import registry
         from serve_app.gateway import Gateway
 
-        prepare_environment(settings)
         start_ray(settings)
         handles = registry.start_actors(settings)
         ray.get([h.ping.remote() for h in handles.values()])

@@ -22,9 +22,11 @@ from core.config import Settings, load_settings
 from core.logs import setup_logging
 from core.request_id import bound
 from serve_app.health import HealthReport, summary
+from serve_app.loopback import keep_replica_grpc_on_loopback
 from serve_app.metrics import (COMPONENT_UP, HTTP_LATENCY, HTTP_REQUESTS, PROBE_LATENCY, gateway_metrics,
                                ray_node_metrics)
 
+keep_replica_grpc_on_loopback()
 api = FastAPI(title="Ustadh API", version="0.1.0")
 
 

@@ -11,14 +11,11 @@ from psycopg_pool import AsyncConnectionPool
 from bot.texts import LANGUAGE_NAMES, Translator
 from core.db.users import LANGUAGES, User, set_language
 
-router = Router(name="language")
-
 
 class LanguageChoice(CallbackData, prefix="lang"):
     code: str
 
 
-@router.message(Command("language"), F.text.func(lambda text: len(text.split()) == 1))
 async def ask_language(message: Message, t: Translator) -> None:
     keyboard = InlineKeyboardBuilder()
     for code in LANGUAGES:
@@ -26,7 +23,6 @@ async def ask_language(message: Message, t: Translator) -> None:
     await message.answer(t("language_prompt"), reply_markup=keyboard.as_markup())
 
 
-@router.message(Command("language"))
 async def language_from_argument(message: Message, command: CommandObject, user: User,
                                  pool: AsyncConnectionPool, t: Translator) -> None:
     code = (command.args or "").strip().lower()
@@ -37,10 +33,17 @@ async def language_from_argument(message: Message, command: CommandObject, user:
     await message.answer(Translator(updated.language)("language_set"))
 
 
-@router.callback_query(LanguageChoice.filter(F.code.in_(LANGUAGES)))
 async def language_chosen(query: CallbackQuery, callback_data: LanguageChoice, user: User,
                           pool: AsyncConnectionPool) -> None:
     updated = await set_language(pool, user.id, callback_data.code)
     await query.answer()
     if query.message is not None:
         await query.message.answer(Translator(updated.language)("language_set"))
+
+
+def make_router() -> Router:
+    router = Router(name="language")
+    router.message.register(ask_language, Command("language", magic=F.args.is_(None)))
+    router.message.register(language_from_argument, Command("language"))
+    router.callback_query.register(language_chosen, LanguageChoice.filter(F.code.in_(LANGUAGES)))
+    return router

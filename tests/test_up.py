@@ -1,0 +1,119 @@
+"""`ustadh up` as a newcomer runs it: embedded PostgreSQL and Redis, Ray on loopback, a ready line,
+/healthz, Ctrl-C leaving nothing behind, and recovery after a `kill -9`."""
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.conftest import free_port
+
+READY_TIMEOUT_S = 180
+
+
+class UpProcess:
+    """One `ustadh up` in its own process group, its output collected line by line."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        ustadh = Path(sys.executable).with_name("ustadh")
+        self.proc = subprocess.Popen([str(ustadh), "up"], env=env, cwd=cwd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if "Ustadh ready" in line:
+                self.ready.set()
+
+    def wait_ready(self) -> None:
+        if not self.ready.wait(READY_TIMEOUT_S):
+            raise AssertionError("no ready line:\n" + "".join(self.lines[-60:]))
+
+    def descendants(self) -> list[psutil.Process]:
+        return psutil.Process(self.proc.pid).children(recursive=True)
+
+    def ctrl_c(self) -> int:
+        os.killpg(self.proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+        return self.proc.wait(120)
+
+
+@pytest.fixture
+def up_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    data_dir = Path("/tmp") / f"ustadh-up-{uuid.uuid4().hex[:8]}"
+    data_dir.mkdir(mode=0o755)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(DATA_DIR=str(data_dir), HOME=str(home), HTTP_PORT=str(free_port()),
+               DASHBOARD_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+    yield env
+
+
+def alive(processes: list[psutil.Process]) -> list[str]:
+    return [f"{p.pid}:{p.name()}" for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def wait_gone(processes: list[psutil.Process], timeout: float = 20) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while alive(processes) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return alive(processes)
+
+
+def listening_addresses(processes: list[psutil.Process]) -> dict[str, str]:
+    names = {p.pid: p.name() for p in processes}
+    return {f"{names[c.pid]}:{c.laddr.port}": c.laddr.ip for c in psutil.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN and c.pid in names}
+
+
+def is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+def test_up_runs_on_embedded_defaults_recovers_from_kill_and_stops_clean(up_env: dict[str, str],
+                                                                        tmp_path: Path) -> None:
+    base = f"http://127.0.0.1:{up_env['HTTP_PORT']}"
+    first = UpProcess(up_env, tmp_path)
+    first.wait_ready()
+    health = httpx.get(f"{base}/healthz", timeout=5)
+    assert {"postgres", "redis", "milvus"} <= set(health.json()["components"])
+    assert health.status_code == 200, health.text
+    assert httpx.get(f"http://127.0.0.1:{up_env['DASHBOARD_PORT']}/", timeout=5).status_code == 200
+    first_tree = first.descendants()
+    names = {p.name() for p in first_tree}
+    assert "postgres" in names and "redis-server" in names and "raylet" in names, names
+    addresses = listening_addresses(first_tree)
+    exposed = {name: address for name, address in addresses.items() if not is_loopback(address)}
+    assert addresses and not exposed, exposed
+
+    first.proc.kill()  # kill -9: no cleanup runs in the supervisor
+    first.proc.wait(10)
+    second = UpProcess(up_env, tmp_path)
+    try:
+        second.wait_ready()
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+        assert wait_gone(first_tree, timeout=5) == []
+        second_tree = second.descendants()
+    finally:
+        code = second.ctrl_c()
+    assert code == 0, "".join(second.lines[-40:])
+    assert wait_gone(second_tree) == []
+    assert not (Path(up_env["HOME"]) / ".ray" / "auth_token").exists()
+    assert any("stopped" in line for line in second.lines[-5:])
