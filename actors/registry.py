@@ -12,7 +12,7 @@ from typing import Any
 
 import ray
 
-from actors import telegram_bot, vector_store
+from actors import vector_store, wallet
 from core.config import Settings
 
 NAMESPACE = "ustadh"
@@ -20,10 +20,21 @@ VECTOR_STORE = "vector_store"
 TELEGRAM_BOT = "telegram_bot"
 
 
-def _specs(settings: Settings) -> dict[str, Any]:
-    specs: dict[str, Any] = {VECTOR_STORE: ray.remote(**vector_store.OPTIONS)(vector_store.VectorStore)}
+def wallet_ledger(shard: int) -> str:
+    """The name of wallet shard actor `shard` (0 <= shard < WALLET_SHARDS)."""
+    return f"wallet_ledger_{shard}"
+
+
+def _specs(settings: Settings) -> dict[str, tuple[Any, tuple[Any, ...]]]:
+    """name -> (Ray actor class, constructor arguments after the settings)."""
+    specs: dict[str, tuple[Any, tuple[Any, ...]]] = {
+        VECTOR_STORE: (ray.remote(**vector_store.OPTIONS)(vector_store.VectorStore), ())}
+    ledger = ray.remote(**wallet.OPTIONS)(wallet.WalletLedger)
+    specs.update({wallet_ledger(i): (ledger, (i,)) for i in range(settings.WALLET_SHARDS)})
     if settings.TELEGRAM_BOT_TOKEN is not None:
-        specs[TELEGRAM_BOT] = ray.remote(**telegram_bot.OPTIONS)(telegram_bot.TelegramBot)
+        from actors import telegram_bot  # imported here: the bot uses the wallet client, which uses this module
+
+        specs[TELEGRAM_BOT] = (ray.remote(**telegram_bot.OPTIONS)(telegram_bot.TelegramBot), ())
     return specs
 
 
@@ -34,8 +45,9 @@ def actor_names(settings: Settings) -> list[str]:
 def start_actors(settings: Settings) -> dict[str, Any]:
     """Create (or find, if already running) every system actor; returns name -> handle."""
     handles = {}
-    for name, cls in _specs(settings).items():
-        handles[name] = cls.options(name=name, namespace=NAMESPACE, get_if_exists=True, lifetime="detached").remote(settings)
+    for name, (cls, args) in _specs(settings).items():
+        handles[name] = cls.options(name=name, namespace=NAMESPACE, get_if_exists=True,
+                                    lifetime="detached").remote(settings, *args)
     return handles
 
 

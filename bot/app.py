@@ -10,10 +10,15 @@ from psycopg_pool import AsyncConnectionPool
 from bot.middlewares.i18n import I18nMiddleware
 from bot.middlewares.request_id import RequestIdMiddleware
 from bot.middlewares.user import UserMiddleware
-from bot.routers import fallback, language, start
+from actors.wallet_client import Wallet
+from bot.routers import admin, fallback, language, start
+from bot.routers import wallet as wallet_commands
 from bot.texts import Translator
 from core.config import Settings
 from core.db.users import LANGUAGES
+
+
+LEARNER_COMMANDS = ("start", "help", "language", "balance", "history")
 
 
 def build_bot(settings: Settings) -> Bot:
@@ -25,12 +30,13 @@ def build_bot(settings: Settings) -> Bot:
     return Bot(settings.TELEGRAM_BOT_TOKEN.get_secret_value(), session=session)
 
 
-def build_dispatcher(settings: Settings, pool: AsyncConnectionPool) -> Dispatcher:
-    dp = Dispatcher(pool=pool, settings=settings)
+def build_dispatcher(settings: Settings, pool: AsyncConnectionPool, wallet: Wallet | None = None) -> Dispatcher:
+    dp = Dispatcher(pool=pool, settings=settings, wallet=wallet or Wallet(settings))
     dp.update.outer_middleware(RequestIdMiddleware())
     dp.update.outer_middleware(UserMiddleware(pool, settings.ADMIN_TELEGRAM_IDS))
     dp.update.outer_middleware(I18nMiddleware())
-    dp.include_routers(start.make_router(), language.make_router(), fallback.make_router())
+    dp.include_routers(start.make_router(), language.make_router(), wallet_commands.make_router(), admin.make_router(),
+                       fallback.make_router())
     return dp
 
 
@@ -38,5 +44,5 @@ async def publish_commands(bot: Bot) -> None:
     """The command menu in each language Telegram shows it in."""
     for code in LANGUAGES:
         t = Translator(code)
-        commands = [BotCommand(command=name, description=t(f"cmd_{name}")) for name in ("start", "help", "language")]
+        commands = [BotCommand(command=name, description=t(f"cmd_{name}")) for name in LEARNER_COMMANDS]
         await bot.set_my_commands(commands, language_code=code)

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     RAY_OBJECT_STORE_MB: int = Field(256, ge=80)
 
     HEALTH_TIMEOUT_S: float = Field(1.5, gt=0, le=10)
+
+    WALLET_SHARDS: int = Field(2, ge=1, le=64)
+    WALLET_BATCH_MAX: int = Field(512, ge=1, le=10_000)
+    WALLET_BATCH_WINDOW_MS: float = Field(0.0, ge=0, le=100)
+    WALLET_EXPIRY_SWEEP_S: float = Field(5.0, gt=0, le=3600)
+    WALLET_RESERVATION_TTL_S: float = Field(300.0, gt=0, le=30 * 24 * 3600)
+    WALLET_RETRY_S: float = Field(60.0, gt=0, le=600)
     LOG_JSON: bool = False
     LOG_LEVEL: LogLevel = LogLevel.INFO
 

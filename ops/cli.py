@@ -1,4 +1,4 @@
-"""The `ustadh` command line: `up` runs the system, `migrate` applies the schema."""
+"""The `ustadh` command line: `up` runs the system, `migrate` applies the schema, `jobs` runs maintenance."""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +12,7 @@ from core.db.migrate import MigrationError, migrate
 from core.logs import setup_logging
 from ops.datadir import DataDirBusy
 from ops.embedded import EmbeddedError
+from ops.jobs import JOBS, NoRunningSystem
 
 
 def _up(settings: Settings, _: argparse.Namespace) -> int:
@@ -30,9 +31,14 @@ def _migrate(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _jobs(settings: Settings, args: argparse.Namespace) -> int:
+    return JOBS[args.job][1](settings, args)
+
+
 COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
     "up": ("run Ustadh (embedded PostgreSQL/Redis unless configured), Ctrl-C stops it", _up),
     "migrate": ("apply pending database migrations", _migrate),
+    "jobs": ("run a maintenance job: " + ", ".join(JOBS), _jobs),
 }
 
 
@@ -40,7 +46,11 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="ustadh", description="Ustadh tutoring assistant")
     sub = root.add_subparsers(dest="command", required=True)
     for name, (help_text, _) in COMMANDS.items():
-        sub.add_parser(name, help=help_text)
+        command = sub.add_parser(name, help=help_text)
+        if name == "jobs":
+            jobs = command.add_subparsers(dest="job", required=True)
+            for job, (job_help, _) in JOBS.items():
+                jobs.add_parser(job, help=job_help)
     return root
 
 
@@ -54,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings, "cli" if args.command != "up" else "supervisor")
     try:
         return COMMANDS[args.command][1](settings, args)
-    except (MigrationError, DataDirBusy, EmbeddedError) as exc:
+    except (MigrationError, DataDirBusy, EmbeddedError, NoRunningSystem) as exc:
         logger.error(str(exc))
         return 1
 

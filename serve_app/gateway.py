@@ -1,4 +1,4 @@
-"""The HTTP gateway deployment: /healthz, /metrics and the Telegram webhook route.
+"""The HTTP gateway deployment: /healthz, /metrics, the Telegram webhook route and the API routers.
 
 Ray Serve's proxy gives every request an id (the incoming X-Request-ID, or a new one) and returns
 it in the X-Request-ID response header; the gateway binds that same id for its log lines and
@@ -21,6 +21,11 @@ from actors.tracing import call
 from core.config import Settings, load_settings
 from core.logs import setup_logging
 from core.request_id import bound
+from core.ledger.errors import LedgerError
+from serve_app import wallet_api
+from serve_app import deps
+from serve_app.deps import Resources
+from serve_app.errors import ledger_error
 from serve_app.health import HealthReport, summary
 from serve_app.loopback import keep_replica_grpc_on_loopback
 from serve_app.metrics import (COMPONENT_UP, HTTP_LATENCY, HTTP_REQUESTS, PROBE_LATENCY, gateway_metrics,
@@ -28,6 +33,8 @@ from serve_app.metrics import (COMPONENT_UP, HTTP_LATENCY, HTTP_REQUESTS, PROBE_
 
 keep_replica_grpc_on_loopback()
 api = FastAPI(title="Ustadh API", version="0.1.0")
+api.include_router(wallet_api.router)
+api.add_exception_handler(LedgerError, ledger_error)
 
 
 @api.middleware("http")
@@ -52,6 +59,7 @@ class GatewayApp:
         self.redis = aioredis.Redis.from_url(settings.REDIS_URL or "", socket_connect_timeout=1,
                                              socket_timeout=settings.HEALTH_TIMEOUT_S)
         self.health = HealthReport(settings, self.redis)
+        deps.install(Resources(settings))
 
     @api.get("/healthz")
     async def healthz(self) -> JSONResponse:

@@ -59,3 +59,28 @@ async def set_language(pool: AsyncConnectionPool, user_id: int, language: str) -
         row = await (await conn.execute(
             f"UPDATE users SET language = %s WHERE id = %s RETURNING {_COLUMNS}", (language, user_id))).fetchone()
     return User(**row)
+
+
+async def find(pool: AsyncConnectionPool, reference: str) -> User | None:
+    """A user by '@username', Telegram id, or '#<internal id>' as admins type them."""
+    ref = reference.strip()
+    if ref.startswith("@") and len(ref) > 1:
+        query, value = "lower(username) = lower(%s)", ref[1:]
+    elif ref.startswith("#") and ref[1:].isdigit():
+        query, value = "id = %s", int(ref[1:])
+    elif ref.lstrip("-").isdigit() and len(ref) < 20:
+        query, value = "telegram_id = %s", int(ref)
+    else:
+        return None
+    async with pool.connection() as conn:
+        row = await (await conn.execute(f"SELECT {_COLUMNS} FROM users WHERE {query}", (value,))).fetchone()
+    return User(**row) if row else None
+
+
+async def set_tier(pool: AsyncConnectionPool, user_id: int, tier: str) -> User:
+    if tier not in TIERS:
+        raise ValueError(f"unsupported tier {tier!r}")
+    async with pool.connection() as conn:
+        row = await (await conn.execute(
+            f"UPDATE users SET tier = %s WHERE id = %s RETURNING {_COLUMNS}", (tier, user_id))).fetchone()
+    return User(**row)

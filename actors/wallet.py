@@ -1,0 +1,196 @@
+"""WalletLedger: the single writer of one shard of the wallet tables, with group commit.
+
+Each shard actor (`wallet_ledger_{i}`, see actors.registry) owns the accounts of the users that
+`core.ledger.sharding.shard_of` maps to it. Mutations queue up; a committer task takes whatever is
+queued (up to WALLET_BATCH_MAX, waiting at most WALLET_BATCH_WINDOW_MS for more), applies the batch
+in one transaction, commits, and only then answers each caller: an acknowledged mutation is
+durable. If the connection drops mid-batch nothing is acknowledged; the actor reconnects and runs
+the same batch again (idempotency keys make a second run of a committed batch answer the stored
+results), and after repeated failures answers WalletUnavailable, which callers retry with the same
+request id. A sweep task expires due reservations every WALLET_EXPIRY_SWEEP_S seconds.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from loguru import logger
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from actors.tracing import traced
+from core.config import Settings
+from core.ledger import store
+from core.ledger.commands import Command, ExpireDue, Mutation
+from core.ledger.errors import LedgerError, WalletUnavailable
+from core.ledger.machine import Outcome
+from core.ledger.model import Balance, Movement, Reservation, Status
+from core.ledger.sharding import Shard
+from core.logs import setup_logging
+from core.request_id import current_request_id, new_request_id
+
+OPTIONS = {"num_cpus": 0.05, "max_restarts": -1, "max_task_retries": 0}
+_COMMIT_ATTEMPTS = 4
+
+
+@dataclass
+class _Queued:
+    command: Command
+    answer: asyncio.Future[Outcome]
+
+
+class WalletLedger:
+    async def __init__(self, settings: Settings, shard: int) -> None:
+        self.name = f"wallet_ledger_{shard}"
+        setup_logging(settings, self.name)
+        self.settings = settings
+        self.shard = Shard(shard, settings.WALLET_SHARDS)
+        self.queue: asyncio.Queue[_Queued] = asyncio.Queue()
+        self.conn: psycopg.AsyncConnection[dict[str, Any]] | None = None
+        self.reads = AsyncConnectionPool(settings.DATABASE_URL or "", min_size=1, max_size=2, open=False,
+                                         name=f"{self.name}-reads", timeout=10,
+                                         kwargs={"row_factory": dict_row, "application_name": self.name})
+        await self.reads.open(wait=False)
+        self.committer = asyncio.create_task(self._commit_loop())
+        self.sweeper = asyncio.create_task(self._sweep_loop())
+        logger.info("wallet shard started", shard=shard, shards=settings.WALLET_SHARDS)
+
+    @traced
+    async def execute(self, commands: list[Mutation]) -> list[Outcome]:
+        """Apply mutations (group-committed with everyone else's); one outcome each, errors as values."""
+        return list(await asyncio.gather(*(self._submit(command) for command in commands)))
+
+    @traced
+    async def expire_due(self, as_of: datetime | None = None) -> int:
+        """Expire this shard's pending reservations due at `as_of` (default: now); returns how many."""
+        expired = 0
+        while True:
+            sweep = ExpireDue(current_request_id() or new_request_id(), as_of)
+            count = await self._submit(sweep)
+            if isinstance(count, LedgerError):
+                raise count
+            assert isinstance(count, int)
+            expired += count
+            if count < sweep.limit:
+                return expired
+
+    @traced
+    async def balance(self, user_id: int) -> Balance:
+        async with self._reading() as conn:
+            return await store.balance(conn, user_id)
+
+    @traced
+    async def reservation(self, reservation_id: UUID) -> Reservation:
+        async with self._reading() as conn:
+            return await store.reservation(conn, reservation_id)
+
+    @traced
+    async def reservations(self, user_id: int, status: Status | None, limit: int) -> list[Reservation]:
+        async with self._reading() as conn:
+            return await store.reservations(conn, user_id, status, limit)
+
+    @traced
+    async def movements(self, user_id: int, limit: int, before_id: int | None) -> list[Movement]:
+        async with self._reading() as conn:
+            return await store.movements(conn, user_id, limit, before_id)
+
+    @traced
+    async def ping(self) -> dict[str, Any]:
+        """Health: the actor answers and its committer is alive."""
+        alive = not self.committer.done()
+        logger.info("ping", queued=self.queue.qsize(), committer=alive)
+        return {"shard": self.shard.index, "shards": self.shard.count, "queued": self.queue.qsize(),
+                "committer": "up" if alive else "down"}
+
+    async def _submit(self, command: Command) -> Outcome:
+        answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        await self.queue.put(_Queued(command, answer))
+        return await answer
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[psycopg.AsyncConnection[dict[str, Any]]]:
+        """A read connection; a dropped one surfaces as WalletUnavailable (retryable)."""
+        try:
+            async with self.reads.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+            raise WalletUnavailable(f"wallet read failed: {exc}") from None
+
+    async def _commit_loop(self) -> None:
+        while True:
+            batch = await self._next_batch()
+            try:
+                outcomes = await self._commit([q.command for q in batch])
+            except Exception as exc:  # noqa: BLE001 - every caller must get an answer
+                logger.opt(exception=exc).error("batch failed", size=len(batch))
+                error = exc if isinstance(exc, LedgerError) else WalletUnavailable(f"wallet shard failed: {exc}")
+                outcomes = [error] * len(batch)
+            for queued, outcome in zip(batch, outcomes):
+                _answer(queued.answer, outcome)
+
+    async def _next_batch(self) -> list[_Queued]:
+        batch = [await self.queue.get()]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.WALLET_BATCH_WINDOW_MS / 1000
+        while len(batch) < self.settings.WALLET_BATCH_MAX:
+            if not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+                continue
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self.queue.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
+
+    async def _commit(self, commands: list[Command]) -> list[Outcome]:
+        """Run the batch, reconnecting and re-running it when the connection drops."""
+        for attempt in range(1, _COMMIT_ATTEMPTS + 1):
+            try:
+                conn = await self._connection()
+                started = time.perf_counter()
+                outcomes = await store.apply_batch(conn, self.shard, commands)
+                logger.debug("batch committed", size=len(commands), ms=round((time.perf_counter() - started) * 1000, 2))
+                return outcomes
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                logger.warning("database connection lost; re-running the batch", attempt=attempt, error=str(exc))
+                await self._drop_connection()
+                await asyncio.sleep(0.05 * attempt)
+        raise WalletUnavailable(f"wallet shard {self.shard.index} cannot reach the database")
+
+    async def _connection(self) -> psycopg.AsyncConnection[dict[str, Any]]:
+        if self.conn is None or self.conn.closed:
+            self.conn = await psycopg.AsyncConnection.connect(self.settings.DATABASE_URL or "", autocommit=True,
+                                                              row_factory=dict_row, application_name=self.name,
+                                                              connect_timeout=5)
+        return self.conn
+
+    async def _drop_connection(self) -> None:
+        if self.conn is not None:
+            await self.conn.close()
+        self.conn = None
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.WALLET_EXPIRY_SWEEP_S)
+            try:
+                expired = await self.expire_due()
+            except Exception as exc:  # noqa: BLE001 - the sweep must outlive a bad moment
+                logger.warning("expiry sweep failed", error=str(exc))
+                continue
+            if expired:
+                logger.info("reservations expired", count=expired)
+
+
+def _answer(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
+    if not future.done():  # a caller that went away (cancelled) needs no answer
+        future.set_result(outcome)

@@ -1,0 +1,174 @@
+"""Wallet throughput: reserve+settle pairs per second and p50/p99 pair latency at 1, 16 and 64
+concurrent clients, beside the same PostgreSQL's raw rate of single-row update transactions at the
+same concurrency (the physical baseline: one commit per transaction, no batching).
+
+    .venv/bin/python bench/wallet.py [--seconds 5] [--clients 1,16,64]
+
+Uses DATABASE_URL's server (in a throwaway database) when set, else an embedded PostgreSQL in a
+temporary directory; starts a local Ray with the wallet shard actors (WALLET_* settings apply).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psycopg  # noqa: E402
+
+from core.config import Settings, load_settings  # noqa: E402
+from core.db.migrate import migrate  # noqa: E402
+from ops.embedded import EmbeddedPostgres  # noqa: E402
+from ops.ray_local import prepare_environment, start_ray  # noqa: E402
+
+USERS = 1_000
+FUNDS = 10**15
+
+
+@contextmanager
+def database() -> Iterator[str]:
+    """A fresh database: on DATABASE_URL's server if set, else on an embedded server."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        name = f"ustadh_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(external, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield urlunsplit(urlsplit(external)._replace(path=f"/{name}"))
+        finally:
+            with psycopg.connect(external, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    directory = Path("/tmp") / f"ustadh-bench-{uuid.uuid4().hex[:8]}"
+    directory.mkdir(mode=0o755)
+    server = EmbeddedPostgres(directory)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+async def measure(clients: int, seconds: float, one: Callable[[int, int], Awaitable[None]]) -> tuple[float, float, float]:
+    """Run `one(client, n)` in a loop on `clients` coroutines; (per second, p50 ms, p99 ms)."""
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def client(index: int) -> None:
+        n = 0
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            await one(index, n)
+            latencies.append(time.perf_counter() - started)
+            n += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    elapsed = time.perf_counter() - began
+    cuts = statistics.quantiles(latencies, n=100)
+    return len(latencies) / elapsed, cuts[49] * 1000, cuts[98] * 1000
+
+
+async def raw_rate(url: str, clients: int, seconds: float) -> tuple[float, float, float]:
+    conns = [await psycopg.AsyncConnection.connect(url, autocommit=True) for _ in range(clients)]
+    async with conns[0].cursor() as cur:
+        await cur.execute("CREATE TABLE IF NOT EXISTS bench_rows (id INT PRIMARY KEY, n BIGINT NOT NULL)")
+        await cur.execute("INSERT INTO bench_rows SELECT g, 0 FROM generate_series(0, 63) g ON CONFLICT DO NOTHING")
+
+    async def update(index: int, _: int) -> None:
+        await conns[index].execute("UPDATE bench_rows SET n = n + 1 WHERE id = %s", (index,))
+
+    try:
+        return await measure(clients, seconds, update)
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
+async def wallet_rate(settings: Settings, users: list[int], clients: int, seconds: float) -> tuple[float, float, float]:
+    from actors.wallet_client import Wallet
+
+    wallet = Wallet(settings)
+    run = uuid.uuid4().hex[:8]
+
+    async def pair(index: int, n: int) -> None:
+        user = users[(index + n * clients) % len(users)]
+        held = await wallet.reserve(user, 1_000, f"b{run}-{index}-{n}-r")
+        await wallet.settle(held, 700, f"b{run}-{index}-{n}-s")
+
+    return await measure(clients, seconds, pair)
+
+
+def start_shards(settings: Settings) -> None:
+    import ray
+
+    from actors import registry, wallet
+
+    ledger = ray.remote(**wallet.OPTIONS)(wallet.WalletLedger)
+    handles = [ledger.options(name=registry.wallet_ledger(i), namespace=registry.NAMESPACE,
+                              lifetime="detached").remote(settings, i)
+               for i in range(settings.WALLET_SHARDS)]
+    ray.get([h.ping.remote() for h in handles])
+
+
+async def fund(settings: Settings, url: str) -> list[int]:
+    from actors.wallet_client import Wallet
+
+    with psycopg.connect(url) as conn:
+        users = [row[0] for row in conn.execute(
+            "INSERT INTO users (first_name) SELECT 'bench' FROM generate_series(1, %s) RETURNING id", (USERS,))]
+    wallet = Wallet(settings)
+    await asyncio.gather(*(wallet.top_up(u, FUNDS, f"bench-fund-{u}") for u in users))
+    return users
+
+
+async def run(settings: Settings, url: str, concurrency: list[int], seconds: float) -> None:
+    users = await fund(settings, url)
+    await wallet_rate(settings, users, 16, 1.0)  # warm-up
+    print(f"wallet: {settings.WALLET_SHARDS} shard(s), batch max {settings.WALLET_BATCH_MAX}, "
+          f"window {settings.WALLET_BATCH_WINDOW_MS} ms; {seconds:.0f} s per row; {os.cpu_count()} CPU(s)")
+    print(f"{'clients':>7} | {'pairs/s':>9} {'p50 ms':>7} {'p99 ms':>7} | {'raw tx/s':>9} {'p50 ms':>7} "
+          f"{'p99 ms':>7} | {'pairs/raw':>9}")
+    for clients in concurrency:
+        pairs, p50, p99 = await wallet_rate(settings, users, clients, seconds)
+        raw, raw50, raw99 = await raw_rate(url, clients, seconds)
+        print(f"{clients:>7} | {pairs:>9.0f} {p50:>7.2f} {p99:>7.2f} | {raw:>9.0f} {raw50:>7.2f} {raw99:>7.2f} | "
+              f"{pairs / raw:>8.2f}x", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", default="1,16,64")
+    args = parser.parse_args()
+    concurrency = [int(c) for c in args.clients.split(",")]
+    with database() as url, tempfile.TemporaryDirectory(prefix="ustadh-bench-") as data_dir:
+        migrate(url)
+        settings = load_settings(_env_file=None, DATA_DIR=data_dir, DATABASE_URL=url, LOG_LEVEL="WARNING",
+                                 RAY_NUM_CPUS=os.cpu_count() or 2)
+        from core.logs import setup_logging
+
+        setup_logging(settings, "bench")
+        prepare_environment(settings)
+        start_ray(settings, dashboard=False)
+        import ray
+
+        try:
+            start_shards(settings)
+            asyncio.run(run(settings, url, concurrency, args.seconds))
+        finally:
+            ray.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

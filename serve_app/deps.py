@@ -1,0 +1,67 @@
+"""What HTTP routes depend on: the replica's shared clients and the caller's identity.
+
+The gateway installs one `Resources` per replica process at start (a module global: Serve hands the
+replica a copy of the FastAPI app, so `app.state` set by the gateway would not be the one routes
+see); routes get clients and the authenticated principal through FastAPI dependencies. Tokens are per user (`Authorization: Bearer ust_...`),
+issued by an admin from the bot, and carry the user's role.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import HTTPException, Request
+from psycopg_pool import AsyncConnectionPool
+
+from actors.wallet_client import Wallet
+from core.config import Settings
+from core.db import api_tokens
+from core.db.api_tokens import Principal
+from core.db.pool import open_pool
+
+
+class Resources:
+    """Clients shared by the requests of one replica; the PostgreSQL pool opens on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.wallet = Wallet(settings)
+        self._pool: AsyncConnectionPool | None = None
+        self._lock = asyncio.Lock()
+
+    async def pool(self) -> AsyncConnectionPool:
+        async with self._lock:
+            if self._pool is None:
+                self._pool = await open_pool(self.settings.DATABASE_URL or "", max_size=10, name="gateway")
+        return self._pool
+
+
+_installed: Resources | None = None
+
+
+def install(shared: Resources) -> None:
+    global _installed
+    _installed = shared
+
+
+def resources() -> Resources:
+    if _installed is None:
+        raise HTTPException(503, "the API is starting")
+    return _installed
+
+
+async def principal(request: Request) -> Principal:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(401, "send 'Authorization: Bearer <token>'; an admin issues tokens with /token",
+                            headers={"WWW-Authenticate": "Bearer"})
+    found = await api_tokens.authenticate(await resources().pool(), token.strip())
+    if found is None:
+        raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    return found
+
+
+async def admin(request: Request) -> Principal:
+    caller = await principal(request)
+    if not caller.is_admin:
+        raise HTTPException(403, "this route is for admins")
+    return caller
