@@ -52,13 +52,17 @@ async def upsert_from_telegram(pool: AsyncConnectionPool, telegram_id: int, *, u
     return User(**row)
 
 
-async def set_language(pool: AsyncConnectionPool, user_id: int, language: str) -> User:
-    if language not in LANGUAGES:
-        raise ValueError(f"unsupported language {language!r}")
+async def _set(pool: AsyncConnectionPool, user_id: int, column: str, value: str, allowed: tuple[str, ...]) -> User:
+    if value not in allowed:
+        raise ValueError(f"unsupported {column} {value!r}")
     async with pool.connection() as conn:
         row = await (await conn.execute(
-            f"UPDATE users SET language = %s WHERE id = %s RETURNING {_COLUMNS}", (language, user_id))).fetchone()
+            f"UPDATE users SET {column} = %s WHERE id = %s RETURNING {_COLUMNS}", (value, user_id))).fetchone()
     return User(**row)
+
+
+async def set_language(pool: AsyncConnectionPool, user_id: int, language: str) -> User:
+    return await _set(pool, user_id, "language", language, LANGUAGES)
 
 
 async def find(pool: AsyncConnectionPool, reference: str) -> User | None:
@@ -78,9 +82,4 @@ async def find(pool: AsyncConnectionPool, reference: str) -> User | None:
 
 
 async def set_tier(pool: AsyncConnectionPool, user_id: int, tier: str) -> User:
-    if tier not in TIERS:
-        raise ValueError(f"unsupported tier {tier!r}")
-    async with pool.connection() as conn:
-        row = await (await conn.execute(
-            f"UPDATE users SET tier = %s WHERE id = %s RETURNING {_COLUMNS}", (tier, user_id))).fetchone()
-    return User(**row)
+    return await _set(pool, user_id, "tier", tier, TIERS)
