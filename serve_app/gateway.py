@@ -60,6 +60,8 @@ class GatewayApp:
                                              socket_timeout=settings.HEALTH_TIMEOUT_S)
         self.health = HealthReport(settings, self.redis)
         deps.install(Resources(settings))
+        if settings.TELEGRAM_BOT_TOKEN is not None:
+            import actors.telegram_bot  # noqa: F401 - loads aiogram now, not inside the first webhook call
 
     @api.get("/healthz")
     async def healthz(self) -> JSONResponse:
