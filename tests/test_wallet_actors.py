@@ -15,6 +15,7 @@ import ray
 from actors import registry
 from actors.wallet_client import Wallet
 from core.config import Settings
+from core.db.migrate import migrate
 from core.ledger.errors import (AlreadyResolved, IdempotencyConflict, InsufficientFunds, InvalidAmount,
                                 InvalidArgument, InvalidId, SettleExceedsReserved, UnknownReservation, UnknownUser)
 from core.ledger.model import Balance, Reservation, Status
@@ -265,3 +266,28 @@ def test_cli_jobs_expire_goes_through_the_running_shards(cli_env: Settings,
     assert main(["jobs", "expire"]) == 0
     assert capsys.readouterr().out.startswith("expired ")
     assert asyncio.run(wallet.reservation(held.id)).status is Status.EXPIRED
+
+
+def test_cli_jobs_reconcile_fails_on_a_tampered_balance(settings: Settings, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A balance changed behind the ledger's back (here: by hand) is reported, with exit status 1."""
+    from tests.conftest import with_database
+
+    name = f"tamper_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(settings.DATABASE_URL or "", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(settings.DATABASE_URL or "", name)
+    try:
+        migrate(url)
+        with psycopg.connect(url) as conn:
+            user = conn.execute("INSERT INTO users (first_name) VALUES ('t') RETURNING id").fetchone()[0]
+            conn.execute("INSERT INTO accounts (user_id, credits_posted) VALUES (%s, 100)", (user,))
+            conn.execute("INSERT INTO ledger_entries (user_id, kind, credits, request_id) VALUES (%s, 'top_up', 90, 'x')",
+                         (user,))
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("DATA_DIR", str(settings.DATA_DIR))
+        assert main(["jobs", "reconcile"]) == 1
+        assert str(user) in capsys.readouterr().out
+    finally:
+        with psycopg.connect(settings.DATABASE_URL or "", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
