@@ -100,6 +100,14 @@ async def pool(settings: Settings) -> AsyncIterator[Any]:
     await opened.close()
 
 
+async def new_users(pool: Any, n: int = 1) -> list[int]:
+    """`n` fresh rows in `users` (no Telegram id), for tests that need wallet owners."""
+    async with pool.connection() as conn:
+        rows = await (await conn.execute(
+            "INSERT INTO users (first_name) SELECT 'wallet' FROM generate_series(1, %s) RETURNING id", (n,))).fetchall()
+    return [row["id"] for row in rows]
+
+
 @dataclass
 class RaySystem:
     settings: Settings

@@ -22,15 +22,9 @@ from core.ledger.model import Balance, Reservation, Status
 from core.ledger.reconcile import reconcile
 from core.ledger.sharding import shard_of
 from ops.cli import main
+from tests.conftest import new_users
 
 HOUR = 3600.0
-
-
-async def new_users(pool: Any, n: int = 1) -> list[int]:
-    async with pool.connection() as conn:
-        rows = await (await conn.execute(
-            "INSERT INTO users (first_name) SELECT 'wallet' FROM generate_series(1, %s) RETURNING id", (n,))).fetchall()
-    return [row["id"] for row in rows]
 
 
 def rid() -> str:

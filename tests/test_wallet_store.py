@@ -19,16 +19,10 @@ from core.ledger.errors import (ERRORS, AlreadyResolved, BalanceOverflow, Idempo
 from core.ledger.model import Balance, Reservation, Status
 from core.ledger.reconcile import reconcile
 from core.ledger.sharding import Shard, shard_of
+from tests.conftest import new_users
 
 ONE = Shard(0, 1)
 HOUR = 3600.0
-
-
-async def new_users(pool: Any, n: int = 1) -> list[int]:
-    async with pool.connection() as conn:
-        rows = await (await conn.execute(
-            "INSERT INTO users (first_name) SELECT 'wallet' FROM generate_series(1, %s) RETURNING id", (n,))).fetchall()
-    return [row["id"] for row in rows]
 
 
 async def run(pool: Any, *commands: Any) -> list[Any]:
