@@ -12,12 +12,13 @@ from typing import Any
 
 import ray
 
-from actors import vector_store, wallet
+from actors import embedding_batcher, vector_store, wallet
 from core.config import Settings
 
 NAMESPACE = "ustadh"
 VECTOR_STORE = "vector_store"
 TELEGRAM_BOT = "telegram_bot"
+EMBEDDING_BATCHER = "embedding_batcher"
 
 
 def wallet_ledger(shard: int) -> str:
@@ -28,7 +29,8 @@ def wallet_ledger(shard: int) -> str:
 def _specs(settings: Settings) -> dict[str, tuple[Any, tuple[Any, ...]]]:
     """name -> (Ray actor class, constructor arguments after the settings)."""
     specs: dict[str, tuple[Any, tuple[Any, ...]]] = {
-        VECTOR_STORE: (ray.remote(**vector_store.OPTIONS)(vector_store.VectorStore), ())}
+        VECTOR_STORE: (ray.remote(**vector_store.OPTIONS)(vector_store.VectorStore), ()),
+        EMBEDDING_BATCHER: (ray.remote(**embedding_batcher.OPTIONS)(embedding_batcher.EmbeddingBatcher), ())}
     ledger = ray.remote(**wallet.OPTIONS)(wallet.WalletLedger)
     specs.update({wallet_ledger(i): (ledger, (i,)) for i in range(settings.WALLET_SHARDS)})
     if settings.TELEGRAM_BOT_TOKEN is not None:

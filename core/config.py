@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     WALLET_EXPIRY_SWEEP_S: float = Field(5.0, gt=0, le=3600)
     WALLET_RESERVATION_TTL_S: float = Field(300.0, gt=0, le=30 * 24 * 3600)
     WALLET_RETRY_S: float = Field(60.0, gt=0, le=600)
+    EMBED_BATCH_MAX: int = Field(64, ge=1, le=2048)
+    EMBED_BATCH_WINDOW_MS: float = Field(5.0, ge=0, le=1000)
     LOG_JSON: bool = False
     LOG_LEVEL: LogLevel = LogLevel.INFO
 
