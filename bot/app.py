@@ -7,16 +7,15 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand
 from psycopg_pool import AsyncConnectionPool
 
+from actors.wallet_client import Wallet
 from bot.middlewares.i18n import I18nMiddleware
 from bot.middlewares.request_id import RequestIdMiddleware
 from bot.middlewares.user import UserMiddleware
-from actors.wallet_client import Wallet
 from bot.routers import admin, fallback, language, start
 from bot.routers import wallet as wallet_commands
 from bot.texts import Translator
 from core.config import Settings
 from core.db.users import LANGUAGES
-
 
 LEARNER_COMMANDS = ("start", "help", "language", "balance", "history")
 
@@ -30,8 +29,8 @@ def build_bot(settings: Settings) -> Bot:
     return Bot(settings.TELEGRAM_BOT_TOKEN.get_secret_value(), session=session)
 
 
-def build_dispatcher(settings: Settings, pool: AsyncConnectionPool, wallet: Wallet | None = None) -> Dispatcher:
-    dp = Dispatcher(pool=pool, settings=settings, wallet=wallet or Wallet(settings))
+def build_dispatcher(settings: Settings, pool: AsyncConnectionPool) -> Dispatcher:
+    dp = Dispatcher(pool=pool, settings=settings, wallet=Wallet(settings))
     dp.update.outer_middleware(RequestIdMiddleware())
     dp.update.outer_middleware(UserMiddleware(pool, settings.ADMIN_TELEGRAM_IDS))
     dp.update.outer_middleware(I18nMiddleware())

@@ -2,8 +2,8 @@
 
 The gateway installs one `Resources` per replica process at start (a module global: Serve hands the
 replica a copy of the FastAPI app, so `app.state` set by the gateway would not be the one routes
-see); routes get clients and the authenticated principal through FastAPI dependencies. Tokens are per user (`Authorization: Bearer ust_...`),
-issued by an admin from the bot, and carry the user's role.
+see); routes get clients and the authenticated principal through FastAPI dependencies. Tokens are
+per user (`Authorization: Bearer ust_...`), issued by an admin from the bot, and carry the role.
 """
 from __future__ import annotations
 
@@ -29,9 +29,10 @@ class Resources:
         self._lock = asyncio.Lock()
 
     async def pool(self) -> AsyncConnectionPool:
-        async with self._lock:
-            if self._pool is None:
-                self._pool = await open_pool(self.settings.DATABASE_URL or "", max_size=10, name="gateway")
+        if self._pool is None:
+            async with self._lock:  # only the first requests wait; the pool opens once
+                if self._pool is None:
+                    self._pool = await open_pool(self.settings.DATABASE_URL or "", max_size=10, name="gateway")
         return self._pool
 
 

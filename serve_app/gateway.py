@@ -6,6 +6,7 @@ passes it on to every actor it calls.
 """
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,10 +21,9 @@ from actors import registry
 from actors.tracing import call
 from core.config import Settings, load_settings
 from core.logs import setup_logging
-from core.request_id import bound
 from core.ledger.errors import LedgerError
-from serve_app import wallet_api
-from serve_app import deps
+from core.request_id import bound
+from serve_app import deps, wallet_api
 from serve_app.deps import Resources
 from serve_app.errors import ledger_error
 from serve_app.health import HealthReport, summary
@@ -39,11 +39,10 @@ api.add_exception_handler(LedgerError, ledger_error)
 
 @api.middleware("http")
 async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    route = request.scope.get("route")
     with bound(request.headers.get("x-request-id")):
         started = time.perf_counter()
         response = await call_next(request)
-        path = getattr(request.scope.get("route"), "path", None) or getattr(route, "path", "unmatched")
+        path = getattr(request.scope.get("route"), "path", "unmatched")  # the route template, set by routing
         elapsed = time.perf_counter() - started
         HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
         HTTP_LATENCY.labels(path).observe(elapsed)
@@ -60,6 +59,7 @@ class GatewayApp:
                                              socket_timeout=settings.HEALTH_TIMEOUT_S)
         self.health = HealthReport(settings, self.redis)
         deps.install(Resources(settings))
+        self.bot: Any = None
         if settings.TELEGRAM_BOT_TOKEN is not None:
             import actors.telegram_bot  # noqa: F401 - loads aiogram now, not inside the first webhook call
 
@@ -89,7 +89,9 @@ class GatewayApp:
             update: Any = await request.json()
         except ValueError:
             return JSONResponse({"error": "body must be a JSON Telegram update"}, status_code=400)
-        call(registry.get(registry.TELEGRAM_BOT).feed, update)
+        if self.bot is None:  # looked up once: a named actor's handle stays valid across its restarts
+            self.bot = await asyncio.to_thread(registry.get, registry.TELEGRAM_BOT)
+        call(self.bot.feed, update)
         return JSONResponse({"ok": True})
 
 
