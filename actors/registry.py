@@ -12,13 +12,14 @@ from typing import Any
 
 import ray
 
-from actors import embedding_batcher, vector_store, wallet
+from actors import embedding_batcher, ingestor, vector_store, wallet
 from core.config import Settings
 
 NAMESPACE = "ustadh"
 VECTOR_STORE = "vector_store"
 TELEGRAM_BOT = "telegram_bot"
 EMBEDDING_BATCHER = "embedding_batcher"
+INGESTOR = "ingestor"
 
 
 def wallet_ledger(shard: int) -> str:
@@ -30,7 +31,8 @@ def _specs(settings: Settings) -> dict[str, tuple[Any, tuple[Any, ...]]]:
     """name -> (Ray actor class, constructor arguments after the settings)."""
     specs: dict[str, tuple[Any, tuple[Any, ...]]] = {
         VECTOR_STORE: (ray.remote(**vector_store.OPTIONS)(vector_store.VectorStore), ()),
-        EMBEDDING_BATCHER: (ray.remote(**embedding_batcher.OPTIONS)(embedding_batcher.EmbeddingBatcher), ())}
+        EMBEDDING_BATCHER: (ray.remote(**embedding_batcher.OPTIONS)(embedding_batcher.EmbeddingBatcher), ()),
+        INGESTOR: (ray.remote(**ingestor.OPTIONS)(ingestor.Ingestor), ())}
     ledger = ray.remote(**wallet.OPTIONS)(wallet.WalletLedger)
     specs.update({wallet_ledger(i): (ledger, (i,)) for i in range(settings.WALLET_SHARDS)})
     if settings.TELEGRAM_BOT_TOKEN is not None:

@@ -2,6 +2,11 @@
 
 Every read and write of vectors goes through this actor, so a Milvus Lite file under DATA_DIR has
 exactly one opener; with MILVUS_URI naming a Milvus server the same actor talks to it over gRPC.
+
+A collection holds, per chunk: its id (the primary key), its vector (inner product on normalised
+vectors = cosine) and the metadata retrieval filters on (document, source, language, visibility).
+Chunk text is not here: it stays in PostgreSQL. Writes are upserts by id, so running a stage again
+after a crash adds nothing twice.
 """
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import asyncio
 import time
 from typing import Any
 
+import numpy as np
 from loguru import logger
 
 from actors.tracing import traced
@@ -36,3 +42,77 @@ class VectorStore:
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         logger.info("ping", collections=len(collections), milvus_ms=latency_ms)
         return {"milvus": "up", "collections": len(collections), "milvus_ms": latency_ms}
+
+    @traced
+    async def ensure_collection(self, name: str, dimension: int) -> bool:
+        """Create the collection if missing; True if it was created."""
+        return await asyncio.to_thread(self._ensure_collection, name, dimension)
+
+    @traced
+    async def upsert(self, name: str, ids: list[str], vectors: np.ndarray, metadata: list[dict[str, Any]]) -> int:
+        """Insert or replace one row per id (metadata: document_id, source_id, language, visibility)."""
+        rows = [{"id": i, "vector": v.tolist(), **m} for i, v, m in zip(ids, np.asarray(vectors, np.float32), metadata)]
+        result = await asyncio.to_thread(self.client.upsert, name, rows)
+        return int(result["upsert_count"])
+
+    @traced
+    async def flush(self, name: str) -> None:
+        """Seal what was written so searches use the index (Milvus is slow to search unflushed rows)."""
+        await asyncio.to_thread(self.client.flush, name)
+
+    @traced
+    async def delete(self, name: str, ids: list[str]) -> None:
+        if ids and await asyncio.to_thread(self.client.has_collection, name):
+            await asyncio.to_thread(self.client.delete, name, ids=ids)
+
+    @traced
+    async def ids(self, name: str, filter: str) -> list[str]:
+        """Ids of the rows matching a Milvus boolean expression (e.g. 'document_id == 3')."""
+        rows = await asyncio.to_thread(self.client.query, name, filter=filter, output_fields=["id"])
+        return [row["id"] for row in rows]
+
+    @traced
+    async def count(self, name: str) -> int:
+        if not await asyncio.to_thread(self.client.has_collection, name):
+            return 0
+        rows = await asyncio.to_thread(self.client.query, name, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
+
+    @traced
+    async def search(self, name: str, vectors: np.ndarray, limit: int, filter: str = "") -> list[list[dict[str, Any]]]:
+        """For each query vector, up to `limit` hits: id, score and metadata, best first."""
+        hits = await asyncio.to_thread(
+            self.client.search, name, data=np.asarray(vectors, np.float32).tolist(), limit=limit, filter=filter,
+            output_fields=list(_METADATA))
+        return [[{"id": h["id"], "score": float(h["distance"]), **h["entity"]} for h in row] for row in hits]
+
+    @traced
+    async def drop(self, name: str) -> None:
+        await asyncio.to_thread(self.client.drop_collection, name)
+
+    def _ensure_collection(self, name: str, dimension: int) -> bool:
+        from pymilvus import DataType, MilvusClient
+
+        if self.client.has_collection(name):
+            self.client.load_collection(name)
+            return False
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+        for field, (kind, length) in _METADATA.items():
+            schema.add_field(field, kind, **({"max_length": length} if length else {}))
+        index = self.client.prepare_index_params()
+        index.add_index(field_name="vector", index_type="AUTOINDEX", metric_type="IP")
+        self.client.create_collection(name, schema=schema, index_params=index)
+        logger.info("collection created", collection=name, dimension=dimension)
+        return True
+
+
+def _metadata_fields() -> dict[str, tuple[Any, int]]:
+    from pymilvus import DataType
+
+    return {"document_id": (DataType.INT64, 0), "source_id": (DataType.INT64, 0),
+            "language": (DataType.VARCHAR, 8), "visibility": (DataType.VARCHAR, 16)}
+
+
+_METADATA = _metadata_fields()

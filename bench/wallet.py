@@ -17,10 +17,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -28,34 +26,11 @@ import psycopg  # noqa: E402
 
 from core.config import Settings, load_settings  # noqa: E402
 from core.db.migrate import migrate  # noqa: E402
-from ops.embedded import EmbeddedPostgres  # noqa: E402
+from bench.stores import database  # noqa: E402
 from ops.ray_local import prepare_environment, start_ray  # noqa: E402
 
 USERS = 1_000
 FUNDS = 10**15
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    """A fresh database: on DATABASE_URL's server if set, else on an embedded server."""
-    external = os.environ.get("DATABASE_URL")
-    if external:
-        name = f"ustadh_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(external, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield urlunsplit(urlsplit(external)._replace(path=f"/{name}"))
-        finally:
-            with psycopg.connect(external, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        return
-    directory = Path("/tmp") / f"ustadh-bench-{uuid.uuid4().hex[:8]}"
-    directory.mkdir(mode=0o755)
-    server = EmbeddedPostgres(directory)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
 
 
 async def measure(clients: int, seconds: float, one: Callable[[int, int], Awaitable[None]]) -> tuple[float, float, float]:

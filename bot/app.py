@@ -7,11 +7,12 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand
 from psycopg_pool import AsyncConnectionPool
 
+from actors.ingestion_client import Ingestion
 from actors.wallet_client import Wallet
 from bot.middlewares.i18n import I18nMiddleware
 from bot.middlewares.request_id import RequestIdMiddleware
 from bot.middlewares.user import UserMiddleware
-from bot.routers import admin, fallback, language, start
+from bot.routers import admin, fallback, ingestion, language, start
 from bot.routers import wallet as wallet_commands
 from bot.texts import Translator
 from core.config import Settings
@@ -25,17 +26,17 @@ def build_bot(settings: Settings) -> Bot:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     session = AiohttpSession()
     if settings.TELEGRAM_API_BASE:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.TELEGRAM_API_BASE, is_local=True))
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.TELEGRAM_API_BASE, is_local=False))
     return Bot(settings.TELEGRAM_BOT_TOKEN.get_secret_value(), session=session)
 
 
 def build_dispatcher(settings: Settings, pool: AsyncConnectionPool) -> Dispatcher:
-    dp = Dispatcher(pool=pool, settings=settings, wallet=Wallet(settings))
+    dp = Dispatcher(pool=pool, settings=settings, wallet=Wallet(settings), ingestion=Ingestion())
     dp.update.outer_middleware(RequestIdMiddleware())
     dp.update.outer_middleware(UserMiddleware(pool, settings.ADMIN_TELEGRAM_IDS))
     dp.update.outer_middleware(I18nMiddleware())
     dp.include_routers(start.make_router(), language.make_router(), wallet_commands.make_router(), admin.make_router(),
-                       fallback.make_router())
+                       ingestion.make_router(), fallback.make_router())
     return dp
 
 

@@ -11,7 +11,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$|^\d+:TEST-[A-Za-z0-9_-]+$")
@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     WALLET_RETRY_S: float = Field(60.0, gt=0, le=600)
     EMBED_BATCH_MAX: int = Field(64, ge=1, le=2048)
     EMBED_BATCH_WINDOW_MS: float = Field(5.0, ge=0, le=1000)
+    CHUNK_TOKENS: int = Field(256, ge=16, le=8192)
+    CHUNK_OVERLAP_TOKENS: int = Field(32, ge=0, le=4096)
+    INGEST_MAX_MB: float = Field(20.0, gt=0, le=1024)
+    INGEST_WORKERS: int = Field(2, ge=1, le=32)
+    INGEST_MAX_ATTEMPTS: int = Field(5, ge=1, le=100)
+    INGEST_RETRY_BASE_S: float = Field(2.0, gt=0, le=3600)
+    INGEST_FETCH_TIMEOUT_S: float = Field(30.0, gt=0, le=600)
+    CHUNK_CACHE_TTL_S: int = Field(86_400, ge=1)
     LOG_JSON: bool = False
     LOG_LEVEL: LogLevel = LogLevel.INFO
 
@@ -113,6 +121,12 @@ class Settings(BaseSettings):
             raise ValueError("Telegram only delivers webhooks to https:// URLs")
         return value or None
 
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.CHUNK_OVERLAP_TOKENS >= self.CHUNK_TOKENS:
+            raise ValueError("CHUNK_OVERLAP_TOKENS must be less than CHUNK_TOKENS")
+        return self
+
     @property
     def run_dir(self) -> Path:
         return self.DATA_DIR / "run"
@@ -124,6 +138,15 @@ class Settings(BaseSettings):
     @property
     def milvus_uri(self) -> str:
         return self.MILVUS_URI or str(self.DATA_DIR / "milvus.db")
+
+    @property
+    def ingest_dir(self) -> Path:
+        """Where ingestion jobs keep their input and the output of each finished stage."""
+        return self.DATA_DIR / "ingest"
+
+    @property
+    def ingest_max_bytes(self) -> int:
+        return int(self.INGEST_MAX_MB * 1024 * 1024)
 
     @property
     def llm_configured(self) -> bool:

@@ -12,7 +12,9 @@ from core.db.migrate import MigrationError, migrate
 from core.logs import setup_logging
 from ops.datadir import DataDirBusy
 from ops.embedded import EmbeddedError
-from ops.jobs import JOBS, NoRunningSystem
+from ops.ingest import run_ingest, run_reindex
+from ops.jobs import JOBS
+from ops.ray_local import NoRunningSystem
 
 
 def _up(settings: Settings, _: argparse.Namespace) -> int:
@@ -39,6 +41,8 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] =
     "up": ("run Ustadh (embedded PostgreSQL/Redis unless configured), Ctrl-C stops it", _up),
     "migrate": ("apply pending database migrations", _migrate),
     "jobs": ("run a maintenance job: " + ", ".join(JOBS), _jobs),
+    "ingest": ("ingest files, directories or URLs through the running system, with a progress bar", run_ingest),
+    "reindex": ("embed every chunk with the current embedding model, then switch readers to it", run_reindex),
 }
 
 
@@ -51,6 +55,9 @@ def parser() -> argparse.ArgumentParser:
             jobs = command.add_subparsers(dest="job", required=True)
             for job, (job_help, _) in JOBS.items():
                 jobs.add_parser(job, help=job_help)
+        if name == "ingest":
+            command.add_argument("paths", nargs="+", metavar="PATH|URL")
+            command.add_argument("--visibility", choices=("public", "admin"), default="public")
     return root
 
 
@@ -64,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings, "cli" if args.command != "up" else "supervisor")
     try:
         return COMMANDS[args.command][1](settings, args)
-    except (MigrationError, DataDirBusy, EmbeddedError, NoRunningSystem) as exc:
+    except (MigrationError, DataDirBusy, EmbeddedError, NoRunningSystem, FileNotFoundError) as exc:
         logger.error(str(exc))
         return 1
 

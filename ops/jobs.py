@@ -19,10 +19,6 @@ from core.config import Settings
 from core.ledger.reconcile import Report, reconcile
 
 
-class NoRunningSystem(RuntimeError):
-    """`ustadh jobs expire` found no running Ray cluster with the wallet actors."""
-
-
 async def reconcile_database(database_url: str) -> Report:
     conn = await psycopg.AsyncConnection.connect(database_url, autocommit=True, row_factory=dict_row)
     async with conn:
@@ -40,20 +36,11 @@ def _reconcile(settings: Settings, _: argparse.Namespace) -> int:
 
 def expire_now(settings: Settings) -> int:
     """Ask every shard of the running system to expire its due reservations; how many expired."""
-    from ops.ray_local import prepare_environment
+    from ops.ray_local import join_running_system
 
-    prepare_environment(settings)
-    import ray
-
-    from actors import registry
+    join_running_system(settings)
     from actors.wallet_client import Wallet
 
-    if not ray.is_initialized():
-        try:
-            ray.init(address=settings.RAY_ADDRESS or "auto", namespace=registry.NAMESPACE, configure_logging=False,
-                     log_to_driver=False)
-        except ConnectionError as exc:
-            raise NoRunningSystem(f"no running Ustadh found ({exc}); start it with `ustadh up`") from None
     return asyncio.run(Wallet(settings).expire_due())
 
 

@@ -42,3 +42,23 @@ def start_ray(settings: Settings, *, dashboard: bool = True) -> dict[str, Any]:
         log_to_driver=True,
     )
     return context.address_info
+
+
+class NoRunningSystem(RuntimeError):
+    """A command that works through the system's actors found no running Ray cluster."""
+
+
+def join_running_system(settings: Settings) -> None:
+    """Connect this process to the running system's Ray cluster (RAY_ADDRESS, else the local one)."""
+    prepare_environment(settings)
+    import ray
+
+    from actors import registry
+
+    if ray.is_initialized():
+        return
+    try:
+        ray.init(address=settings.RAY_ADDRESS or "auto", namespace=registry.NAMESPACE, configure_logging=False,
+                 log_to_driver=False)
+    except ConnectionError as exc:
+        raise NoRunningSystem(f"no running Ustadh found ({exc}); start it with `ustadh up`") from None

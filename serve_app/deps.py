@@ -12,6 +12,7 @@ import asyncio
 from fastapi import HTTPException, Request
 from psycopg_pool import AsyncConnectionPool
 
+from actors.ingestion_client import Ingestion
 from actors.wallet_client import Wallet
 from core.config import Settings
 from core.db import api_tokens
@@ -25,6 +26,7 @@ class Resources:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.wallet = Wallet(settings)
+        self.ingestion = Ingestion()
         self._pool: AsyncConnectionPool | None = None
         self._lock = asyncio.Lock()
 

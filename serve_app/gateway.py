@@ -23,7 +23,7 @@ from core.config import Settings, load_settings
 from core.logs import setup_logging
 from core.ledger.errors import LedgerError
 from core.request_id import bound
-from serve_app import deps, wallet_api
+from serve_app import deps, ingestion_api, wallet_api
 from serve_app.deps import Resources
 from serve_app.errors import ledger_error
 from serve_app.health import HealthReport, summary
@@ -34,6 +34,7 @@ from serve_app.metrics import (COMPONENT_UP, HTTP_LATENCY, HTTP_REQUESTS, PROBE_
 keep_replica_grpc_on_loopback()
 api = FastAPI(title="Ustadh API", version="0.1.0")
 api.include_router(wallet_api.router)
+api.include_router(ingestion_api.router)
 api.add_exception_handler(LedgerError, ledger_error)
 
 

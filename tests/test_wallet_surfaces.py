@@ -2,57 +2,20 @@
 end to end over the loopback Bot API, the Serve gateway and the real WalletLedger actors."""
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
-from pydantic import SecretStr
 
-from bot.app import build_bot, build_dispatcher
 from bot.texts import CATALOG
 from core.ledger.tiers import TIERS
 from tests.conftest import RaySystem
 from tests.fakes.telegram import FakeTelegram
+from tests.telegram_chat import ADMIN, Chat, bearer, issue_token, tg  # noqa: F401 - tg is a fixture
 
-ADMIN = 900001
 _ids = itertools.count(730_001)
-
-
-class Chat:
-    """A Telegram user talking to the bot: send a text, get the bot's next reply in that chat."""
-
-    def __init__(self, tg: FakeTelegram, user_id: int, language: str = "en") -> None:
-        self.tg, self.user_id, self.language, self.seen = tg, user_id, language, 0
-
-    async def say(self, text: str) -> str:
-        self.tg.message_update(chat_id=self.user_id, user_id=self.user_id, text=text, language_code=self.language)
-        return await self.reply()
-
-    async def reply(self) -> str:
-        self.seen += 1
-        call = await self.tg.wait_for("sendMessage", lambda c: c.params["chat_id"] == str(self.user_id),
-                                      count=self.seen, timeout=30)
-        return call.params["text"]
-
-
-@pytest_asyncio.fixture
-async def tg(ray_system: RaySystem, pool: Any) -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        settings = ray_system.settings.model_copy(update={"TELEGRAM_BOT_TOKEN": SecretStr(fake.token),
-                                                          "TELEGRAM_API_BASE": fake.base_url})
-        bot = build_bot(settings)
-        dp = build_dispatcher(settings, pool)
-        task = asyncio.create_task(dp.start_polling(bot, polling_timeout=1, handle_signals=False,
-                                                    close_bot_session=False))
-        yield fake
-        await dp.stop_polling()
-        await asyncio.wait([task], timeout=5)
-        await bot.session.close()
 
 
 async def internal_id(pool: Any, telegram_id: int) -> int:
@@ -140,11 +103,6 @@ async def test_history_in_arabic_lists_movements(tg: FakeTelegram) -> None:
     assert CATALOG["kind_grant"]["ar"] in history and "+5.00" in history
 
 
-async def issue_token(admin: Chat, telegram_id: int) -> str:
-    reply = await admin.say(f"/token {telegram_id}")
-    return reply.rsplit("\n", 1)[-1]
-
-
 async def test_http_wallet_routes_check_tokens_and_roles(tg: FakeTelegram, ray_system: RaySystem,
                                                          pool: Any) -> None:
     admin_chat = Chat(tg, ADMIN)
@@ -180,6 +138,3 @@ async def test_http_wallet_routes_check_tokens_and_roles(tg: FakeTelegram, ray_s
         other = await http.get("/wallet/balance", params={"user_id": uid}, headers=bearer(admin_token))
         assert other.json()["user_id"] == uid
 
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}

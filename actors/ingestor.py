@@ -1,0 +1,418 @@
+"""Ingestor: the single owner of ingestion jobs, from a submitted file or URL to indexed chunks.
+
+`submit_file` / `submit_url` persist a job (`core.ingest.jobs`) and wake the worker loop, which
+runs up to INGEST_WORKERS jobs at once (never two of the same document). Each job walks the
+states queued → extracting → normalising → chunking → embedding → indexed; each stage's output is
+saved in the job's directory before the state moves on, so a job interrupted by a crash (the
+actor is restarted by Ray) resumes at the stage it was in. The last step writes the document,
+its chunks, the embedding records and the move to `indexed` in one transaction: that commit
+happens once, and it is what makes the new chunks visible to readers. Vectors are upserted into
+Milvus by chunk id beforehand (a re-run replaces, never duplicates); stale vectors are deleted
+after the commit, and vectors of a job that fails are deleted unless a committed chunk owns them.
+
+Transient failures (a URL that times out or answers 5xx, the embedding endpoint, Milvus, the
+database connection) retry with exponential backoff up to INGEST_MAX_ATTEMPTS; bad input (corrupt
+or encrypted PDF, empty or binary text, too large, unsupported type, low quality, a near-duplicate
+of another document) fails the job at once with a reason code and message.
+"""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+import psycopg
+import redis.asyncio as aioredis
+from loguru import logger
+from ray.exceptions import RayActorError, RayTaskError
+
+from actors import registry
+from actors.tracing import call, traced
+from core.config import Settings
+from core.corpus import store
+from core.corpus.cache import ChunkCache
+from core.db.pool import open_pool
+from core.embeddings import EmbeddingError
+from core.ingest import jobs
+from core.ingest.extract import ExtractionError, extract
+from core.ingest.fetch import FetchError, fetch_url
+from core.ingest.jobs import Job, NewJob
+from core.ingest.prepare import PreparedChunk, Profile, Rejected, chunking_signature, content_sha256, cut, profile
+from core.ingest.workdir import JobFiles
+from core.logs import setup_logging
+from core.request_id import bound, current_request_id, new_request_id
+from core.text.chunking import ChunkSettings
+
+OPTIONS = {"num_cpus": 0.1, "max_restarts": -1, "max_task_retries": 0}
+_POLL_S = 1.0
+_EMBED_IN_FLIGHT = 4
+_BAD_INPUT = (ExtractionError, Rejected)
+
+
+class _Transient(Exception):
+    """A failure worth retrying later (network, endpoint, actor restart, database connection)."""
+
+
+class Ingestor:
+    async def __init__(self, settings: Settings) -> None:
+        setup_logging(settings, "ingestor")
+        self.settings = settings
+        self.chunking = ChunkSettings(settings.CHUNK_TOKENS, settings.CHUNK_OVERLAP_TOKENS)
+        self.pool = await open_pool(settings.DATABASE_URL or "", max_size=4, name="ingestor")
+        redis = aioredis.Redis.from_url(settings.REDIS_URL or "", socket_connect_timeout=2, socket_timeout=5)
+        self.cache = ChunkCache(redis, self.pool, settings.CHUNK_CACHE_TTL_S)
+        self.running: dict[UUID, str] = {}  # job id -> input uri
+        self.handles: dict[str, Any] = {}
+        self.wakeup = asyncio.Event()
+        self.loop = asyncio.create_task(self._work_loop())
+        logger.info("ingestor started", workers=settings.INGEST_WORKERS, chunking=chunking_signature(self.chunking))
+
+    # ----------------------------------------------------------------- API
+
+    @traced
+    async def submit_file(self, data: bytes, filename: str | None, *, media_type: str | None = None,
+                          uri: str | None = None, requested_by: int | None = None,
+                          visibility: str = "public") -> dict[str, Any]:
+        """Queue a file; `uri` names the document (default `upload:<filename>`, or its digest)."""
+        job_id = uuid.uuid4()
+        files = JobFiles(self.settings.ingest_dir, job_id)
+        too_large = len(data) > self.settings.ingest_max_bytes
+        if not too_large:
+            await asyncio.to_thread(files.write_input, data)
+        document = uri or f"upload:{filename or content_sha256(data)}"
+        job = await self._create(NewJob(job_id, document, _request_id(), filename, media_type,
+                                        None if too_large else str(files.input), requested_by, None, visibility))
+        if too_large:
+            error = ExtractionError("too_large", f"the file is {len(data) / 1048576:.1f} MB; the limit is "
+                                                 f"{self.settings.INGEST_MAX_MB:g} MB")
+            job = await self._fail(job, error.reason, str(error)) or job
+        return job.public()
+
+    @traced
+    async def submit_url(self, url: str, *, requested_by: int | None = None, visibility: str = "public",
+                         source_id: int | None = None) -> dict[str, Any]:
+        job = await self._create(NewJob(uuid.uuid4(), url, _request_id(), requested_by=requested_by,
+                                        source_id=source_id, visibility=visibility))
+        return job.public()
+
+    @traced
+    async def job(self, job_id: str) -> dict[str, Any] | None:
+        async with self.pool.connection() as conn:
+            found = await jobs.get(conn, UUID(job_id))
+        return found.public() if found else None
+
+    @traced
+    async def recent(self, limit: int = 10) -> list[dict[str, Any]]:
+        async with self.pool.connection() as conn:
+            return [job.public() for job in await jobs.recent(conn, limit)]
+
+    @traced
+    async def reindex_step(self, limit: int = 256) -> dict[str, Any]:
+        """Embed up to `limit` chunks that lack a vector from the current model, in its collection;
+        when none is left, make that collection the one readers use. Readers keep the old one until
+        then. Returns {"collection", "done", "remaining", "active"}."""
+        collection = await self._collection()
+        async with self.pool.connection() as conn:
+            rows = await store.chunks_missing_embeddings(conn, collection, "", limit)
+        if rows:
+            vectors = await call(self._actor(registry.EMBEDDING_BATCHER).embed, [r.text for r in rows], "passage")
+            await call(self._actor(registry.VECTOR_STORE).upsert, collection.name, [r.id for r in rows], vectors,
+                       [{"document_id": r.document_id, "source_id": r.source_id or 0, "language": r.language or "",
+                         "visibility": r.visibility} for r in rows])
+            await call(self._actor(registry.VECTOR_STORE).flush, collection.name)
+            async with self.pool.connection() as conn:
+                await store.record_embeddings(conn, [r.id for r in rows], collection)
+        async with self.pool.connection() as conn:
+            remaining = await store.count_missing_embeddings(conn, collection)
+            if remaining == 0 and collection.state != "active":
+                await store.activate(conn, collection.name)
+                logger.info("collection activated", collection=collection.name)
+        return {"collection": collection.name, "done": len(rows), "remaining": remaining,
+                "active": remaining == 0}
+
+    @traced
+    async def ping(self) -> dict[str, Any]:
+        alive = not self.loop.done()
+        return {"running": len(self.running), "worker": "up" if alive else "down"}
+
+    # ----------------------------------------------------------------- the worker loop
+
+    async def _create(self, new: NewJob) -> Job:
+        async with self.pool.connection() as conn:
+            job = await jobs.create(conn, new)
+        logger.info("ingestion job queued", job=str(job.id), input=job.input_uri)
+        self.wakeup.set()
+        return job
+
+    async def _work_loop(self) -> None:
+        while True:
+            try:
+                await self._start_due_jobs()
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive a bad moment
+                logger.warning("ingestion loop could not read jobs", error=str(exc))
+            self.wakeup.clear()
+            try:
+                await asyncio.wait_for(self.wakeup.wait(), _POLL_S)
+            except TimeoutError:
+                pass
+
+    async def _start_due_jobs(self) -> None:
+        free = self.settings.INGEST_WORKERS - len(self.running)
+        if free <= 0:
+            return
+        async with self.pool.connection() as conn:
+            due = await jobs.runnable(conn, list(self.running), free * 4)
+        for job in due:
+            if len(self.running) >= self.settings.INGEST_WORKERS:
+                break
+            if job.input_uri in self.running.values():
+                continue  # one job per document at a time
+            self.running[job.id] = job.input_uri
+            task = asyncio.create_task(self._run(job))
+            task.add_done_callback(lambda _, job_id=job.id: self._finished(job_id))
+
+    def _finished(self, job_id: UUID) -> None:
+        self.running.pop(job_id, None)
+        self.wakeup.set()
+
+    async def _run(self, job: Job) -> None:
+        with bound(job.request_id):
+            logger.info("ingestion job running", job=str(job.id), state=job.state)
+            current: Job | None = job
+            while current is not None and not current.finished:
+                current = await self._step(current)
+
+    async def _step(self, job: Job) -> Job | None:
+        """Run the job's current stage; the job after it, or None to stop here for now."""
+        try:
+            return await _STAGES[job.state](self, job)
+        except _BAD_INPUT as exc:
+            return await self._fail(job, exc.reason, str(exc))
+        except EmbeddingError as exc:
+            return await self._fail(job, "embedding", f"the embedding model refused the text: {exc}")
+        except FetchError as exc:
+            if exc.retryable:
+                return await self._retry(job, str(exc))
+            return await self._fail(job, exc.reason, str(exc))
+        except _Transient as exc:
+            return await self._retry(job, str(exc))
+        except (psycopg.OperationalError, RayActorError, OSError) as exc:
+            return await self._retry(job, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a bug fails this job, not the actor
+            logger.opt(exception=exc).error("ingestion job crashed", job=str(job.id))
+            return await self._fail(job, "internal", f"internal error: {type(exc).__name__}")
+
+    async def _retry(self, job: Job, message: str) -> None:
+        if job.attempts + 1 >= self.settings.INGEST_MAX_ATTEMPTS:
+            await self._fail(job, "gave_up", f"gave up after {job.attempts + 1} attempts: {message}")
+            return None
+        delay = timedelta(seconds=self.settings.INGEST_RETRY_BASE_S * 2 ** job.attempts)
+        logger.warning("ingestion stage failed; will retry", job=str(job.id), state=job.state, error=message,
+                       delay_s=delay.total_seconds())
+        async with self.pool.connection() as conn:
+            await jobs.retry_later(conn, job, delay, message)
+        return None
+
+    async def _fail(self, job: Job, code: str, message: str) -> Job | None:
+        logger.warning("ingestion job failed", job=str(job.id), state=job.state, reason=code, error=message)
+        if job.state == "embedding":
+            await self._drop_uncommitted_vectors(job)
+        async with self.pool.connection() as conn:
+            failed = await jobs.fail(conn, job, code, message)
+        JobFiles(self.settings.ingest_dir, job.id).remove()
+        return failed
+
+    async def _advance(self, job: Job, detail: str = "", **fields: Any) -> Job | None:
+        async with self.pool.connection() as conn:
+            return await jobs.advance(conn, job, detail=detail, **fields)
+
+    # ----------------------------------------------------------------- stages
+
+    async def _queued(self, job: Job) -> Job | None:
+        return await self._advance(job)
+
+    async def _extracting(self, job: Job) -> Job | None:
+        files = JobFiles(self.settings.ingest_dir, job.id)
+        data, filename, media_type = await self._input(job, files)
+        extracted = await asyncio.to_thread(extract, data, filename=filename, media_type=media_type,
+                                            max_bytes=self.settings.ingest_max_bytes)
+        files.save("extracted", {"title": extracted.title, "text": extracted.text,
+                                 "media_type": extracted.media_type,
+                                 "page_starts": [page.start for page in extracted.pages]})
+        return await self._advance(job, f"{extracted.media_type}, {len(extracted.text)} characters",
+                                   title=extracted.title[:300], media_type=extracted.media_type,
+                                   content_sha256=content_sha256(data))
+
+    async def _input(self, job: Job, files: JobFiles) -> tuple[bytes, str | None, str | None]:
+        if job.payload_path:
+            return await asyncio.to_thread(files.read_input), job.filename, job.media_type
+        if files.input.exists():  # downloaded by an earlier attempt
+            return await asyncio.to_thread(files.read_input), job.filename, job.media_type
+        fetched = await fetch_url(job.input_uri, max_bytes=self.settings.ingest_max_bytes,
+                                  timeout_s=self.settings.INGEST_FETCH_TIMEOUT_S)
+        await asyncio.to_thread(files.write_input, fetched.data)
+        return fetched.data, fetched.filename, fetched.media_type
+
+    async def _normalising(self, job: Job) -> Job | None:
+        files = JobFiles(self.settings.ingest_dir, job.id)
+        text = files.load("extracted")["text"]
+        async with self.pool.connection() as conn:
+            existing = await store.document_by_uri(conn, job.input_uri)
+            if existing and existing.content_sha256 == job.content_sha256 \
+                    and existing.chunking == chunking_signature(self.chunking):
+                return await self._finish_unchanged(job, existing.id)
+            found = await asyncio.to_thread(profile, text)
+            twin = await store.near_duplicate(conn, job.input_uri, found.simhash)
+        if twin is not None:
+            raise Rejected("duplicate", f"a near-duplicate of document #{twin.id} “{twin.title}” ({twin.uri})")
+        files.save("profile", {"language": found.language, "is_hassaniya": found.is_hassaniya,
+                               "simhash": found.simhash})
+        detail = f"language {found.language}" + (" (Hassaniya)" if found.is_hassaniya else "")
+        return await self._advance(job, detail)
+
+    async def _finish_unchanged(self, job: Job, document_id: int) -> Job | None:
+        async with self.pool.connection() as conn:
+            done = await jobs.move(conn, job, "indexed", detail="unchanged: already indexed",
+                                   document_id=document_id, result={"unchanged": True})
+        JobFiles(self.settings.ingest_dir, job.id).remove()
+        return done
+
+    async def _chunking(self, job: Job) -> Job | None:
+        files = JobFiles(self.settings.ingest_dir, job.id)
+        extracted, found = files.load("extracted"), files.load("profile")
+        chunks = await asyncio.to_thread(cut, extracted["text"], job.input_uri, self.chunking,
+                                         extracted["page_starts"], found["language"])
+        if not chunks:
+            raise Rejected("empty", "the document has no text to index")
+        async with self.pool.connection() as conn:
+            existing = await store.document_by_uri(conn, job.input_uri)
+            document_id = existing.id if existing else (await (await conn.execute(
+                "SELECT nextval('documents_id_seq') AS id")).fetchone() or {})["id"]
+        files.save("chunks", {"document_id": document_id, "chunks": [c.to_json() for c in chunks]})
+        return await self._advance(job, f"{len(chunks)} chunks", progress_done=0, progress_total=len(chunks))
+
+    async def _embedding(self, job: Job) -> Job | None:
+        files = JobFiles(self.settings.ingest_dir, job.id)
+        saved = files.load("chunks")
+        chunks = [PreparedChunk(**c) for c in saved["chunks"]]
+        async with self.pool.connection() as conn:
+            existing = await store.document_by_uri(conn, job.input_uri)
+        document_id = existing.id if existing else saved["document_id"]
+        collection = await self._collection()
+        await self._embed_and_upsert(job, chunks, document_id, collection)
+        return await self._commit(job, files, chunks, document_id, collection)
+
+    async def _collection(self) -> store.Collection:
+        try:
+            info = await call(self._actor(registry.EMBEDDING_BATCHER).info)
+            async with self.pool.connection() as conn:
+                collection = await store.ensure_collection(conn, info["name"], info["version"], info["dimension"])
+            await call(self._actor(registry.VECTOR_STORE).ensure_collection, collection.name, collection.dimension)
+        except RayTaskError as exc:
+            raise _Transient(f"vector store or embedder unavailable: {exc}") from None
+        if collection.state != "active":
+            logger.warning("indexing into a collection readers do not use yet; run `ustadh reindex`",
+                           collection=collection.name)
+        return collection
+
+    async def _embed_and_upsert(self, job: Job, chunks: list[PreparedChunk], document_id: int,
+                                collection: store.Collection) -> None:
+        batcher, vectors_actor = self._actor(registry.EMBEDDING_BATCHER), self._actor(registry.VECTOR_STORE)
+        size = self.settings.EMBED_BATCH_MAX
+        groups = [chunks[i:i + size] for i in range(0, len(chunks), size)]
+        gate = asyncio.Semaphore(_EMBED_IN_FLIGHT)
+        done = 0
+
+        async def one(group: list[PreparedChunk]) -> None:
+            nonlocal done
+            async with gate:
+                try:
+                    vectors: np.ndarray = await call(batcher.embed, [c.text for c in group], "passage")
+                    await call(vectors_actor.upsert, collection.name, [c.id for c in group], vectors,
+                               [_metadata(job, c, document_id) for c in group])
+                except RayTaskError as exc:
+                    raise _as_transient(exc) from None
+            done += len(group)
+            async with self.pool.connection() as conn:
+                await jobs.progress(conn, job.id, done, len(chunks))
+
+        await asyncio.gather(*(one(group) for group in groups))
+        await call(vectors_actor.flush, collection.name)
+
+    async def _commit(self, job: Job, files: JobFiles, chunks: list[PreparedChunk], document_id: int,
+                      collection: store.Collection) -> Job | None:
+        extracted, found = files.load("extracted"), files.load("profile")
+        draft = store.DocumentDraft(
+            uri=job.input_uri, title=job.title or extracted["title"], media_type=extracted["media_type"],
+            content_sha256=job.content_sha256 or "", chunking=chunking_signature(self.chunking),
+            profile=_profile(found), visibility=job.visibility, source_id=job.source_id,
+            created_by=job.requested_by, pages=len(extracted["page_starts"]) or None)
+        async with self.pool.connection() as conn, conn.transaction():
+            await store.lock_uri(conn, job.input_uri)
+            await conn.execute("INSERT INTO documents (id, uri, title, media_type, content_sha256) "
+                               "VALUES (%s, %s, '', '', '') ON CONFLICT DO NOTHING", (document_id, job.input_uri))
+            if await store.upsert_document(conn, draft) != document_id:
+                raise _Transient("the document was created by another job meanwhile")
+            removed = await store.replace_chunks(conn, document_id, chunks)
+            await store.record_embeddings(conn, [c.id for c in chunks], collection)
+            result = {"chunks": len(chunks), "removed": len(removed), "language": found["language"],
+                      "collection": collection.name}
+            done = await jobs.move(conn, job, "indexed", detail=f"{len(chunks)} chunks indexed",
+                                   document_id=document_id, result=result)
+        if removed:
+            await call(self._actor(registry.VECTOR_STORE).delete, collection.name, removed)
+            await self.cache.forget(removed)
+        files.remove()
+        logger.info("document indexed", job=str(job.id), document=document_id, chunks=len(chunks),
+                    removed=len(removed))
+        return done
+
+    async def _drop_uncommitted_vectors(self, job: Job) -> None:
+        """Delete the vectors a failed job wrote that no committed chunk owns."""
+        files = JobFiles(self.settings.ingest_dir, job.id)
+        try:
+            ids = [c["id"] for c in files.load("chunks")["chunks"]]
+            async with self.pool.connection() as conn:
+                owned = {row["id"] for row in await (await conn.execute(
+                    "SELECT id FROM chunks WHERE id = ANY(%s)", (ids,))).fetchall()}
+                names = [row["name"] for row in await (await conn.execute(
+                    "SELECT name FROM vector_collections")).fetchall()]
+            for name in names:
+                await call(self._actor(registry.VECTOR_STORE).delete, name, [i for i in ids if i not in owned])
+        except Exception as exc:  # noqa: BLE001 - cleanup is best effort; orphans are invisible to readers
+            logger.warning("could not delete a failed job's vectors", job=str(job.id), error=str(exc))
+
+    def _actor(self, name: str) -> Any:
+        if name not in self.handles:
+            try:
+                self.handles[name] = registry.get(name)
+            except ValueError:
+                raise _Transient(f"the {name} actor is not running") from None
+        return self.handles[name]
+
+
+_STAGES = {"queued": Ingestor._queued, "extracting": Ingestor._extracting, "normalising": Ingestor._normalising,
+           "chunking": Ingestor._chunking, "embedding": Ingestor._embedding}
+
+
+def _request_id() -> str:
+    return current_request_id() or new_request_id()
+
+
+def _metadata(job: Job, chunk: PreparedChunk, document_id: int) -> dict[str, Any]:
+    return {"document_id": document_id, "source_id": job.source_id or 0, "language": chunk.language,
+            "visibility": job.visibility}
+
+
+def _profile(saved: dict[str, Any]) -> Profile:
+    return Profile(saved["language"], saved["is_hassaniya"], saved["simhash"])
+
+
+def _as_transient(exc: RayTaskError) -> Exception:
+    cause = exc.cause
+    if isinstance(cause, EmbeddingError) and not cause.retryable:
+        return cause
+    return _Transient(f"{type(cause).__name__}: {cause}")

@@ -1,0 +1,149 @@
+"""Ingestion throughput against the embedding model's own limit (run by hand).
+
+    .venv/bin/python bench/ingest.py [--documents 120] [--texts 640] [--callers 32]
+
+1. limit: the model embeds, in this process, in batches of 64, the very chunks ingestion will cut
+   from the shared passages (XQuAD ar/en, PIAF fr; one document per passage): chunks/s.
+2. end to end: a local Ray with the system actors (vector store, embedding batcher, ingestor)
+   ingests those documents (submitted at once, as `ustadh ingest` does); chunks indexed per
+   second from the first submission to the last job indexed. Target >= 0.8 of the limit.
+3. batcher: 32 concurrent callers each sending one chunk at a time (closed loop) through the
+   EmbeddingBatcher actor, against the model on raw batches of 64 in-process. Target >= 0.8.
+
+Uses DATABASE_URL / REDIS_URL when set (a throwaway database), else embedded servers; always the
+offline embedder (OPENAI_* are ignored: the limit is measured in-process). Needs ../shared/eval.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.stores import database, redis  # noqa: E402
+from core.config import Settings, load_settings  # noqa: E402
+from core.db.migrate import migrate  # noqa: E402
+from core.embeddings import OfflineEmbedder  # noqa: E402
+from core.ingest.prepare import cut, profile  # noqa: E402
+from core.text.chunking import ChunkSettings  # noqa: E402
+from ops.ray_local import prepare_environment, start_ray  # noqa: E402
+
+EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+
+
+def passages(n: int) -> list[dict[str, str]]:
+    """`n` passages, taken in turn from XQuAD ar, PIAF fr and XQuAD en."""
+    sets = []
+    for name, lang in (("xquad", "ar"), ("piaf", "fr"), ("xquad", "en")):
+        with (EVAL / name / "passages.jsonl").open(encoding="utf-8") as handle:
+            sets.append([row for row in map(json.loads, handle) if row["lang"] == lang])
+    return [sets[i % 3][i // 3] for i in range(n)]
+
+
+def chunk_texts(docs: list[dict[str, str]], settings: Settings) -> list[str]:
+    chunking = ChunkSettings(settings.CHUNK_TOKENS, settings.CHUNK_OVERLAP_TOKENS)
+    return [c.text for d in docs for c in cut(d["text"], f"bench:{d['id']}", chunking, [], profile(d["text"]).language)]
+
+
+def raw_rate(texts: list[str]) -> float:
+    model = OfflineEmbedder()
+    model.encode(texts[:64], "passage")  # warm-up
+    started = time.perf_counter()
+    for i in range(0, len(texts), 64):
+        model.encode(texts[i:i + 64], "passage")
+    return len(texts) / (time.perf_counter() - started)
+
+
+async def end_to_end(docs: list[dict[str, str]]) -> tuple[float, int, int]:
+    """(chunks/s, chunks, failed jobs) ingesting every passage as its own document."""
+    from actors.ingestion_client import Ingestion
+
+    client = Ingestion()
+    started = time.perf_counter()
+    jobs = [await client.submit_file(d["text"].encode(), f"{d['id']}.txt", uri=f"bench:{d['id']}") for d in docs]
+    pending = {job["id"] for job in jobs}
+    finished: list[dict] = []
+    while pending:
+        await asyncio.sleep(0.05)
+        for job_id in list(pending):
+            job = await client.job(job_id)
+            if job and job["state"] in ("indexed", "failed"):
+                pending.discard(job_id)
+                finished.append(job)
+    elapsed = time.perf_counter() - started
+    chunks = sum((job["result"] or {}).get("chunks", 0) for job in finished)
+    return chunks / elapsed, chunks, sum(job["state"] == "failed" for job in finished)
+
+
+async def batcher_rate(texts: list[str], callers: int) -> tuple[float, float]:
+    """(chunks/s, mean batch size) with `callers` closed-loop single-text callers."""
+    from actors import registry
+    from actors.tracing import call
+
+    handle = registry.get(registry.EMBEDDING_BATCHER)
+    queue = list(reversed(texts))
+
+    async def caller() -> None:
+        while queue:
+            await call(handle.embed, [queue.pop()], "passage")
+
+    before = await call(handle.stats)
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(callers)))
+    rate = len(texts) / (time.perf_counter() - started)
+    after = await call(handle.stats)
+    return rate, (after["texts"] - before["texts"]) / max(1, after["batches"] - before["batches"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=120)
+    parser.add_argument("--texts", type=int, default=640, help="chunks for the batcher comparison")
+    parser.add_argument("--callers", type=int, default=32)
+    args = parser.parse_args()
+    if not EVAL.exists():
+        print(f"needs the shared passages at {EVAL}")
+        return 2
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "RAY_ADDRESS"):
+        os.environ.pop(name, None)
+    docs = passages(args.documents)
+    with database() as db_url, redis() as redis_url, tempfile.TemporaryDirectory(prefix="ustadh-bench-") as data:
+        migrate(db_url)
+        settings = load_settings(_env_file=None, DATA_DIR=data, DATABASE_URL=db_url, REDIS_URL=redis_url,
+                                 LOG_LEVEL="WARNING", RAY_NUM_CPUS=os.cpu_count() or 2)
+        from core.logs import setup_logging
+
+        setup_logging(settings, "bench")
+        texts = chunk_texts(docs, settings)
+        batcher_texts = (texts * (args.texts // max(1, len(texts)) + 1))[:args.texts]
+        limit = raw_rate(texts)
+        raw64 = raw_rate(batcher_texts)
+        prepare_environment(settings)
+        start_ray(settings, dashboard=False)
+        import ray
+
+        from actors import registry
+
+        try:
+            handles = registry.start_actors(settings)
+            ray.get([h.ping.remote() for h in handles.values()])
+            rate, chunks, failed = asyncio.run(end_to_end(docs))
+            through, mean_batch = asyncio.run(batcher_rate(batcher_texts, args.callers))
+        finally:
+            ray.shutdown()
+    print(f"model: offline {OfflineEmbedder.name}; chunks of {settings.CHUNK_TOKENS} tokens; {os.cpu_count()} CPU(s)")
+    print(f"end to end  {len(docs)} documents, {chunks} chunks ({failed} failed jobs): {rate:8.1f} chunks/s | "
+          f"model limit, in-process batches of 64: {limit:8.1f} chunks/s | ratio {rate / limit:5.2f} (target >= 0.8)")
+    print(f"batcher     {args.callers} callers x 1 text: {through:8.1f} chunks/s (mean batch {mean_batch:.1f}) | "
+          f"raw batches of 64: {raw64:8.1f} chunks/s | ratio {through / raw64:5.2f} (target >= 0.8)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

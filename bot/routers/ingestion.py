@@ -1,0 +1,143 @@
+"""Admins feed the corpus from Telegram: send a file, or `/ingest <URL>`; `/jobs` lists recent jobs.
+
+Each queued job is followed in the background and its outcome (indexed with N passages, or failed
+with the reason in the admin's language) is sent to the chat it came from. Non-admins who send a
+file are told that only admins add material.
+"""
+from __future__ import annotations
+
+import asyncio
+import html
+from io import BytesIO
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from loguru import logger
+
+from actors.ingestion_client import Ingestion, IngestionUnavailable
+from bot.filters import IsAdmin
+from bot.texts import CATALOG, Translator
+from core.config import Settings
+from core.db.users import User
+
+_FOLLOW_POLL_S = 2.0
+_FOLLOW_LIMIT_S = 3600.0
+_ICONS = {"indexed": "✅", "failed": "❌"}
+_followers: set[asyncio.Task[None]] = set()
+
+
+def reason_text(t: Translator, job: dict[str, Any]) -> str:
+    key = f"reason_{job['error_code']}"
+    return t(key) if key in CATALOG else html.escape(job["error"] or "")
+
+
+def job_name(job: dict[str, Any]) -> str:
+    name = job["title"] or job["filename"] or job["input"]
+    return html.escape(name if len(name) <= 60 else name[:59] + "…")
+
+
+def outcome_text(t: Translator, job: dict[str, Any]) -> str:
+    if job["state"] == "failed":
+        return t("ingest_failed", name=job_name(job), reason=reason_text(t, job))
+    result = job["result"] or {}
+    if result.get("unchanged"):
+        return t("ingest_unchanged", name=job_name(job))
+    return t("ingest_indexed", name=job_name(job), chunks=result.get("chunks", 0), language=result.get("language", "?"))
+
+
+def job_line(t: Translator, job: dict[str, Any]) -> str:
+    state = job["state"]
+    label = t(f"job_state_{state}", done=job["progress"]["done"], total=job["progress"]["total"],
+              chunks=(job["result"] or {}).get("chunks", 0))
+    extra = f": {reason_text(t, job)}" if state == "failed" else ""
+    return t("job_line", icon=_ICONS.get(state, "⏳"), name=job_name(job), state=label, extra=extra)
+
+
+async def _follow(bot: Bot, chat_id: int, job_id: str, ingestion: Ingestion, t: Translator) -> None:
+    """Tell the chat how the job ended (polling; the job runs in the ingestor actor)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _FOLLOW_LIMIT_S
+    while loop.time() < deadline:
+        await asyncio.sleep(_FOLLOW_POLL_S)
+        try:
+            job = await ingestion.job(job_id)
+        except IngestionUnavailable:
+            continue
+        if job is not None and job["state"] in ("indexed", "failed"):
+            await bot.send_message(chat_id, outcome_text(t, job))
+            return
+
+
+def _queued(message: Message, bot: Bot, job: dict[str, Any], ingestion: Ingestion, t: Translator) -> str:
+    if job["state"] in ("indexed", "failed"):
+        return outcome_text(t, job)
+    task = asyncio.create_task(_follow(bot, message.chat.id, job["id"], ingestion, t))
+    _followers.add(task)
+    task.add_done_callback(_followers.discard)
+    return t("ingest_queued", job=job["id"][:8], name=job_name(job))
+
+
+async def ingest_file(message: Message, bot: Bot, user: User, ingestion: Ingestion, settings: Settings,
+                      t: Translator) -> None:
+    document = message.document
+    assert document is not None
+    if document.file_size and document.file_size > settings.ingest_max_bytes:
+        await message.answer(t("ingest_too_large", size=f"{document.file_size / 1048576:.1f}",
+                               limit=f"{settings.INGEST_MAX_MB:g}"))
+        return
+    buffer = BytesIO()
+    await bot.download(document, destination=buffer)
+    try:
+        job = await ingestion.submit_file(buffer.getvalue(), document.file_name, media_type=document.mime_type,
+                                          requested_by=user.id)
+    except IngestionUnavailable as exc:
+        logger.warning("ingestion unavailable", error=str(exc))
+        await message.answer(t("ingest_unavailable"))
+        return
+    await message.answer(_queued(message, bot, job, ingestion, t))
+
+
+async def ingest_url(message: Message, command: CommandObject, bot: Bot, user: User, ingestion: Ingestion,
+                     t: Translator) -> None:
+    url = (command.args or "").strip()
+    if not url or " " in url:
+        await message.answer(t("ingest_usage"))
+        return
+    try:
+        job = await ingestion.submit_url(url, requested_by=user.id)
+    except IngestionUnavailable:
+        await message.answer(t("ingest_unavailable"))
+        return
+    await message.answer(_queued(message, bot, job, ingestion, t))
+
+
+async def list_jobs(message: Message, ingestion: Ingestion, t: Translator) -> None:
+    try:
+        recent = await ingestion.recent(10)
+    except IngestionUnavailable:
+        await message.answer(t("ingest_unavailable"))
+        return
+    if not recent:
+        await message.answer(t("jobs_empty"))
+        return
+    await message.answer("\n".join([t("jobs_header"), *(job_line(t, job) for job in recent)]))
+
+
+async def refuse_file(message: Message, t: Translator) -> None:
+    await message.answer(t("ingest_admin_only"))
+
+
+async def refuse_command(message: Message, t: Translator) -> None:
+    await message.answer(t("admin_only"))
+
+
+def make_router() -> Router:
+    router = Router(name="ingestion")
+    router.message.register(ingest_file, F.document, IsAdmin())
+    router.message.register(ingest_url, Command("ingest"), IsAdmin())
+    router.message.register(list_jobs, Command("jobs"), IsAdmin())
+    router.message.register(refuse_file, F.document)
+    router.message.register(refuse_command, Command("ingest", "jobs"))
+    return router

@@ -1,0 +1,1 @@
+"""The corpus: documents, their chunks and the vector collections, as stored in PostgreSQL."""

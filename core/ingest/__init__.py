@@ -1,0 +1,1 @@
+"""Ingestion domain: extraction, fetching, job states, corpus writes."""

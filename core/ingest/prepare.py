@@ -1,0 +1,87 @@
+"""From extracted text to the rows ingestion writes: the document's profile and its chunks.
+
+`profile` runs the text checks on a whole document (language, Hassaniya, quality, SimHash) and
+raises `Rejected` with a reason code and message when the document is not worth indexing.
+`cut` chunks the original text (offsets into it, so citations show what the author wrote) and
+gives each chunk its matching form, language, page and SimHash. Chunks whose matching form
+repeats an earlier chunk of the same document (a footer on every page) are dropped.
+"""
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_right
+from dataclasses import asdict, dataclass
+
+from core.text.arabic import normalise_for_matching
+from core.text.chunking import CHUNKER_VERSION, ChunkSettings, chunk_text
+from core.text.language import detect, is_hassaniya
+from core.text.quality import assess
+from core.text.simhash import simhash, to_signed
+
+
+class Rejected(Exception):
+    """The document fails a check; `reason` is a stable code, the message says why in English."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (Rejected, (self.reason, str(self)))
+
+
+@dataclass(frozen=True)
+class Profile:
+    language: str
+    is_hassaniya: bool
+    simhash: int  # signed, as stored in BIGINT
+
+
+@dataclass(frozen=True)
+class PreparedChunk:
+    id: str
+    ordinal: int
+    text: str
+    normalized_text: str
+    language: str
+    token_count: int
+    page: int | None
+    char_start: int
+    char_end: int
+    simhash: int
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def content_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def chunking_signature(settings: ChunkSettings) -> str:
+    """What a document was cut with: a change means its chunks must be cut again."""
+    return f"v{CHUNKER_VERSION}:{settings.encoding}:{settings.size}:{settings.overlap}"
+
+
+def profile(text: str) -> Profile:
+    """The document's language, Hassaniya flag and fingerprint; Rejected if its quality is too low."""
+    language = detect(text)
+    verdict = assess(text, language)
+    if not verdict.ok:
+        raise Rejected(verdict.reason or "quality", verdict.message or "the text failed a quality check")
+    return Profile(language, language == "ar" and is_hassaniya(text), to_signed(simhash(text)))
+
+
+def cut(text: str, doc_key: str, settings: ChunkSettings, page_starts: list[int], language: str) -> list[PreparedChunk]:
+    """The document's chunks in order, each with its page (1-based, when pages are known)."""
+    chunks, seen = [], set()
+    for chunk in chunk_text(text, doc_key, settings):
+        matching = normalise_for_matching(chunk.text)
+        if matching in seen:
+            continue
+        seen.add(matching)
+        page = bisect_right(page_starts, chunk.char_start) if page_starts else None
+        chunks.append(PreparedChunk(chunk.id, chunk.ordinal, chunk.text, matching,
+                                    detect(chunk.text, fallback=language), chunk.n_tokens, page,
+                                    chunk.char_start, chunk.char_end, to_signed(simhash(chunk.text))))
+    return chunks

@@ -1,0 +1,65 @@
+"""HTTP surface of ingestion (admins): queue a file or a URL, and follow a job.
+
+    POST /ingestion/jobs   multipart: file=<upload> | url=<http(s) URL>, [visibility], [uri]
+    GET  /ingestion/jobs/{id}
+    GET  /ingestion/jobs?limit=
+
+A queued job answers 202 with the job; a file over INGEST_MAX_MB answers 413 with the job that
+records the refusal. Bad jobs (corrupt PDF, empty text, ...) end `failed` with `error_code` and
+`error`; poll the job until `state` is `indexed` or `failed`.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
+from fastapi.responses import JSONResponse
+
+from actors.ingestion_client import IngestionUnavailable
+from core.db.api_tokens import Principal
+from serve_app.deps import Resources, admin, resources
+
+router = APIRouter(prefix="/ingestion", tags=["ingestion"])
+
+
+@router.post("/jobs", status_code=202)
+async def create_job(caller: Annotated[Principal, Depends(admin)], res: Annotated[Resources, Depends(resources)],
+                     file: Annotated[UploadFile | None, File()] = None,
+                     url: Annotated[str | None, Form(max_length=2000)] = None,
+                     visibility: Annotated[str, Form(pattern="^(public|admin)$")] = "public",
+                     uri: Annotated[str | None, Form(min_length=1, max_length=2000)] = None) -> JSONResponse:
+    if (file is None) == (url is None):
+        raise HTTPException(422, "send exactly one of: a file (multipart field 'file') or a 'url'")
+    try:
+        if file is not None:
+            data = await file.read(res.settings.ingest_max_bytes + 1)
+            job = await res.ingestion.submit_file(data, file.filename, media_type=file.content_type, uri=uri,
+                                                  requested_by=caller.user_id, visibility=visibility)
+        else:
+            job = await res.ingestion.submit_url(url or "", requested_by=caller.user_id, visibility=visibility)
+    except IngestionUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+    return JSONResponse(job, status_code=413 if job["error_code"] == "too_large" else 202)
+
+
+@router.get("/jobs/{job_id}")
+async def get_job(job_id: UUID, _: Annotated[Principal, Depends(admin)],
+                  res: Annotated[Resources, Depends(resources)]) -> dict[str, Any]:
+    job = await _unavailable_as_503(res.ingestion.job(str(job_id)))
+    if job is None:
+        raise HTTPException(404, f"no ingestion job {job_id}")
+    return job
+
+
+@router.get("/jobs")
+async def list_jobs(_: Annotated[Principal, Depends(admin)], res: Annotated[Resources, Depends(resources)],
+                    limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
+    return {"jobs": await _unavailable_as_503(res.ingestion.recent(limit))}
+
+
+async def _unavailable_as_503(pending: Any) -> Any:
+    try:
+        return await pending
+    except IngestionUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None

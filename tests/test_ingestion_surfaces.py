@@ -1,0 +1,93 @@
+"""Ingestion as admins reach it: a file sent to the bot, /ingest, /jobs, and the HTTP routes, over
+the loopback Bot API, the Serve gateway and the real Ingestor actor."""
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest_asyncio
+
+from bot.texts import CATALOG
+from tests.conftest import RaySystem
+from tests.corpus_texts import ARABIC, FRENCH, long_document
+from tests.fakes.telegram import FakeTelegram
+from tests.telegram_chat import ADMIN, Chat, bearer, issue_token, tg  # noqa: F401 - tg is a fixture
+
+_ids = itertools.count(760_001)
+
+
+@pytest_asyncio.fixture
+async def admin_in(tg: FakeTelegram, pool: Any) -> AsyncIterator[Callable[[str], Awaitable[Chat]]]:
+    """The admin's chat in a language; the admin is English again afterwards (other tests expect it)."""
+    async def chat(language: str) -> Chat:
+        admin = Chat(tg, ADMIN, language)
+        await admin.say(f"/language {language}")
+        return admin
+
+    yield chat
+    async with pool.connection() as conn:
+        await conn.execute("UPDATE users SET language = 'en' WHERE telegram_id = %s", (ADMIN,))
+
+
+async def test_admin_sends_a_file_and_hears_how_it_ended(admin_in: Any) -> None:
+    admin = await admin_in("fr")
+    text = f"# Réviser efficacement\n\n{FRENCH}\n\n## La lecture\n\n{long_document('fr', 3)}"
+    queued = await admin.send_file("reviser.md", text.encode(), "text/markdown")
+    assert "Importation en file" in queued and "reviser.md" in queued
+    outcome = await admin.reply(timeout=240)
+    assert outcome.startswith("✅") and "indexé" in outcome and "Réviser efficacement" in outcome
+    jobs = await admin.say("/jobs")
+    assert CATALOG["jobs_header"]["fr"] in jobs and "Réviser efficacement" in jobs
+
+
+async def test_bad_file_is_explained_in_the_admins_language(admin_in: Any) -> None:
+    admin = await admin_in("ar")
+    await admin.send_file("صورة.txt", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    outcome = await admin.reply(timeout=120)
+    assert outcome.startswith("❌") and CATALOG["reason_binary"]["ar"] in outcome
+
+
+async def test_learners_cannot_ingest(tg: FakeTelegram) -> None:
+    learner = Chat(tg, next(_ids))
+    assert await learner.send_file("notes.txt", ARABIC.encode()) == CATALOG["ingest_admin_only"]["en"]
+    assert await learner.say("/jobs") == CATALOG["admin_only"]["en"]
+    assert await learner.say("/ingest https://example.org") == CATALOG["admin_only"]["en"]
+
+
+async def test_ingest_command_needs_a_url(admin_in: Any) -> None:
+    admin = await admin_in("fr")
+    assert await admin.say("/ingest") == CATALOG["ingest_usage"]["fr"]
+    assert await admin.say("/ingest not a url") == CATALOG["ingest_usage"]["fr"]
+
+
+async def test_http_routes_queue_and_report_jobs(tg: FakeTelegram, ray_system: RaySystem, pool: Any) -> None:
+    admin = Chat(tg, ADMIN)
+    learner = Chat(tg, next(_ids))
+    await learner.say("/start")
+    admin_token = await issue_token(admin, ADMIN)
+    learner_token = await issue_token(admin, learner.user_id)
+    html = f"<html><head><title>Le cours</title></head><body><p>{FRENCH}</p><p>{ARABIC}</p></body></html>"
+    async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=60) as http:
+        files = {"file": ("cours.html", html.encode(), "text/html")}
+        assert (await http.post("/ingestion/jobs", files=files)).status_code == 401
+        assert (await http.post("/ingestion/jobs", files=files, headers=bearer(learner_token))).status_code == 403
+        neither = await http.post("/ingestion/jobs", data={"visibility": "public"}, headers=bearer(admin_token))
+        assert neither.status_code == 422
+        created = await http.post("/ingestion/jobs", files=files, data={"uri": f"http-test:{uuid.uuid4().hex}"},
+                                  headers=bearer(admin_token))
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
+        job = created.json()
+        while job["state"] not in ("indexed", "failed"):
+            job = (await http.get(f"/ingestion/jobs/{job_id}", headers=bearer(admin_token))).json()
+        assert job["state"] == "indexed" and job["title"] == "Le cours", job
+        listed = (await http.get("/ingestion/jobs", headers=bearer(admin_token))).json()["jobs"]
+        assert job_id in [j["id"] for j in listed]
+        assert (await http.get(f"/ingestion/jobs/{uuid.uuid4()}", headers=bearer(admin_token))).status_code == 404
+        assert (await http.get("/ingestion/jobs/not-a-uuid", headers=bearer(admin_token))).status_code == 422
+        big = {"file": ("big.txt", b"x" * (ray_system.settings.ingest_max_bytes + 10), "text/plain")}
+        refused = await http.post("/ingestion/jobs", files=big, headers=bearer(admin_token))
+        assert refused.status_code == 413 and refused.json()["error_code"] == "too_large"
