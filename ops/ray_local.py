@@ -8,6 +8,7 @@ no ~/.ray/auth_token is written; everything listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from core.config import Settings
@@ -48,8 +49,14 @@ class NoRunningSystem(RuntimeError):
     """A command that works through the system's actors found no running Ray cluster."""
 
 
+def ray_address_file(settings: Settings) -> Path:
+    """Where `ustadh up` records the address of the Ray cluster it started for this DATA_DIR."""
+    return settings.run_dir / "ray.address"
+
+
 def join_running_system(settings: Settings) -> None:
-    """Connect this process to the running system's Ray cluster (RAY_ADDRESS, else the local one)."""
+    """Connect this process to the running system's Ray cluster: RAY_ADDRESS, else the one `ustadh up`
+    started for this DATA_DIR, else the machine's latest local cluster."""
     prepare_environment(settings)
     import ray
 
@@ -58,7 +65,12 @@ def join_running_system(settings: Settings) -> None:
     if ray.is_initialized():
         return
     try:
-        ray.init(address=settings.RAY_ADDRESS or "auto", namespace=registry.NAMESPACE, configure_logging=False,
+        ray.init(address=settings.RAY_ADDRESS or _recorded_address(settings) or "auto", namespace=registry.NAMESPACE, configure_logging=False,
                  log_to_driver=False)
     except ConnectionError as exc:
         raise NoRunningSystem(f"no running Ustadh found ({exc}); start it with `ustadh up`") from None
+
+
+def _recorded_address(settings: Settings) -> str | None:
+    path = ray_address_file(settings)
+    return path.read_text().strip() or None if path.exists() else None

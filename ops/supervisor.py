@@ -17,7 +17,7 @@ from core.config import Settings
 from core.db.migrate import migrate
 from ops.datadir import DataDirLock, ProcessRecord
 from ops.embedded import remove_socket_dirs
-from ops.ray_local import prepare_environment, start_ray
+from ops.ray_local import prepare_environment, ray_address_file, start_ray
 from ops.services import EmbeddedServers
 
 
@@ -59,7 +59,10 @@ class Supervisor:
         from actors import registry
         from serve_app.gateway import Gateway
 
-        start_ray(settings)
+        address = start_ray(settings).get("gcs_address")
+        if address:
+            ray_address_file(settings).write_text(address)
+            stack.callback(ray_address_file(settings).unlink, missing_ok=True)
         handles = registry.start_actors(settings)
         ray.get([h.ping.remote() for h in handles.values()])
         if registry.TELEGRAM_BOT in handles:

@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from tests.conftest import free_port
+from tests.corpus_texts import ARABIC, ARABIC_2
 
 READY_TIMEOUT_S = 180
 
@@ -87,6 +88,29 @@ def is_loopback(address: str) -> bool:
     return (mapped or ip).is_loopback
 
 
+def ustadh(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).with_name("ustadh")), *args]
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def cli_ingest_and_reindex(env: dict[str, str], cwd: Path) -> None:
+    """`ustadh ingest` and `ustadh reindex` reach the running system's actors, with progress bars."""
+    lesson = cwd / "الدرس.md"
+    lesson.write_text(f"# الماء\n\n{ARABIC_2}\n\n{ARABIC}", encoding="utf-8")
+    broken = cwd / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4\n1 0 obj garbage")
+    ingest = ustadh(env, cwd, "ingest", str(lesson), str(broken))
+    assert ingest.returncode == 1, ingest.stdout + ingest.stderr
+    lines = ingest.stdout.splitlines()
+    assert any(line.startswith(f"indexed  {lesson.as_uri()}") and "(ar)" in line for line in lines), lines
+    assert any(line.startswith(f"failed   {broken.as_uri()}: corrupt:") for line in lines), lines
+    assert "ingesting" in ingest.stderr  # the progress bar
+    again = ustadh(env, cwd, "ingest", str(lesson))
+    assert again.returncode == 0 and "unchanged" in again.stdout, again.stdout + again.stderr
+    reindex = ustadh(env, cwd, "reindex")
+    assert reindex.returncode == 0 and "is active" in reindex.stdout, reindex.stdout + reindex.stderr
+
+
 def test_up_runs_on_embedded_defaults_recovers_from_kill_and_stops_clean(up_env: dict[str, str],
                                                                         tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{up_env['HTTP_PORT']}"
@@ -110,6 +134,7 @@ def test_up_runs_on_embedded_defaults_recovers_from_kill_and_stops_clean(up_env:
         second.wait_ready()
         assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
         assert wait_gone(first_tree, timeout=5) == []
+        cli_ingest_and_reindex(up_env, tmp_path)
         second_tree = second.descendants()
     finally:
         code = second.ctrl_c()
