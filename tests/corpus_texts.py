@@ -61,6 +61,13 @@ ENGLISH_2 = (
     "Mediterranean, and oases along the way offered water, shade and dates to travellers."
 )
 
+HASSANIYA = (
+    "اشطاري يا لمنادم؟ ذرك نبغي نعرف شنهو درس اليوم، ماه ساهل گاع. المعلم گال لنا امنين نكملو القراءة "
+    "نكتبو الكلمات الجديدة في الدفتر، وإلى ما فهمت شي اسأل صاحبك ولا اسأل المعلم. ازين ياسر الا تقرا كل "
+    "يوم شوي، يقير ما تخلي الدروس حت اتم ليلة الامتحان، ذاك ماه ازين. الطلبة في المحظرة يحفظو المتون "
+    "ويعاودوها مع الشيخ كل صباح، وذاك هو الطريق الزين للتعلم."
+)
+
 
 def eval_passages(lang: str, limit: int) -> list[dict[str, str]]:
     """Passages of the eval set for `lang` (xquad ar/en, piaf fr); [] without ../shared/eval."""

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 
-import docx
 import pytest
 from fpdf import FPDF
 from pypdf import PdfWriter
@@ -21,6 +20,7 @@ from pypdf import PdfWriter
 from core.ingest.extract import (
     DOCX, HTML, MARKDOWN, MEDIA_TYPES, PDF, PLAIN, REASONS, ExtractionError, Extracted, extract, sniff_media_type,
 )
+from tests.documents import core_font_pdf, docx_bytes
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -55,33 +55,6 @@ def assert_arabic_intact(text: str) -> None:
     for piece in ARABIC_PIECES:
         assert piece in text
         assert piece.encode() in text.encode()
-
-
-def core_font_pdf(pages: list[str], title: str | None = None) -> bytes:
-    pdf = FPDF()
-    if title:
-        pdf.set_title(title)
-    for text in pages:
-        pdf.add_page()
-        pdf.set_font("Helvetica", size=12)
-        if text:
-            pdf.multi_cell(0, 8, text)
-    return bytes(pdf.output())
-
-
-def docx_bytes(paragraphs: list[str], title: str = "", table: list[list[str]] | None = None) -> bytes:
-    document = docx.Document()
-    document.core_properties.title = title
-    for paragraph in paragraphs:
-        document.add_paragraph(paragraph)
-    if table:
-        grid = document.add_table(rows=len(table), cols=len(table[0]))
-        for row, values in zip(grid.rows, table):
-            for cell, value in zip(row.cells, values):
-                cell.text = value
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
 
 
 def zip_bytes(members: dict[str, str]) -> bytes:

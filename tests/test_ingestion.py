@@ -18,7 +18,8 @@ from actors.tracing import call
 from core.ingest.prepare import chunking_signature
 from core.text.chunking import ChunkSettings, chunk_text
 from tests.conftest import RaySystem, free_port
-from tests.corpus_texts import ARABIC, ARABIC_2, ENGLISH, ENGLISH_2, FRENCH, FRENCH_2, long_document
+from tests.corpus_texts import ARABIC, ARABIC_2, ENGLISH, ENGLISH_2, FRENCH, FRENCH_2, HASSANIYA, long_document
+from tests.documents import core_font_pdf, docx_bytes
 
 STAGES = ["queued", "extracting", "normalising", "chunking", "embedding", "indexed"]
 
@@ -85,6 +86,31 @@ async def test_text_becomes_chunks_with_vectors(client: Ingestion, pool: Any, ra
                                         (job["document_id"],))).fetchone()
     assert doc["language"] == language
     assert doc["chunking"] == chunking_signature(ChunkSettings(settings.CHUNK_TOKENS, settings.CHUNK_OVERLAP_TOKENS))
+
+
+async def test_generated_pdf_keeps_its_pages_and_docx_its_paragraphs(client: Ingestion, pool: Any) -> None:
+    pdf = core_font_pdf([FRENCH, ENGLISH_2], title="Deux pages")
+    job = await wait_job(client, (await client.submit_file(pdf, "deux-pages.pdf"))["id"])
+    assert job["state"] == "indexed" and job["title"] == "Deux pages", job
+    rows = await chunks_of(pool, job["document_id"])
+    assert {r["page"] for r in rows} == {1, 2}
+    assert any("révisé ses leçons" in r["text"] and r["page"] == 1 for r in rows)
+    assert any("camel" in r["text"] and r["page"] == 2 for r in rows)
+
+    docx = docx_bytes([ARABIC, FRENCH_2], title="درس")
+    job = await wait_job(client, (await client.submit_file(docx, "lesson.docx"))["id"])
+    assert job["state"] == "indexed", job
+    texts = " ".join(r["text"] for r in await chunks_of(pool, job["document_id"]))
+    assert "مفتاح المعرفة" in texts and "Assemblée nationale" in texts
+
+
+async def test_hassaniya_document_is_recognised(client: Ingestion, pool: Any) -> None:
+    job = await ingest_text(client, HASSANIYA, "hassaniya.txt")
+    assert job["state"] == "indexed", job
+    async with pool.connection() as conn:
+        row = await (await conn.execute("SELECT language, is_hassaniya FROM documents WHERE id = %s",
+                                        (job["document_id"],))).fetchone()
+    assert row == {"language": "ar", "is_hassaniya": True}
 
 
 async def test_unchanged_document_is_a_no_op_and_a_changed_one_replaces_its_chunks(
