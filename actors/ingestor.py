@@ -33,7 +33,7 @@ from actors import registry
 from actors.tracing import call, traced
 from core.config import Settings
 from core.corpus import store
-from core.corpus.cache import ChunkCache
+from core.corpus.cache import ChunkCache, bump_generation
 from core.db.pool import open_pool
 from core.embeddings import EmbeddingError
 from core.ingest import jobs
@@ -129,6 +129,7 @@ class Ingestor:
             remaining = await store.count_missing_embeddings(conn, collection)
             if remaining == 0 and collection.state != "active":
                 await store.activate(conn, collection.name)
+                await bump_generation(self.cache.redis)
                 logger.info("collection activated", collection=collection.name)
         return {"collection": collection.name, "done": len(rows), "remaining": remaining,
                 "active": remaining == 0}
@@ -362,6 +363,7 @@ class Ingestor:
                       "collection": collection.name}
             done = await jobs.move(conn, job, "indexed", detail=f"{len(chunks)} chunks indexed",
                                    document_id=document_id, result=result)
+        await bump_generation(self.cache.redis)
         if removed:
             await call(self._actor(registry.VECTOR_STORE).delete, collection.name, removed)
             await self.cache.forget(removed)

@@ -57,7 +57,7 @@ class Supervisor:
         from ray import serve
 
         from actors import registry
-        from serve_app.gateway import Gateway
+        from serve_app.gateway import application
 
         address = start_ray(settings).get("gcs_address")
         if address:
@@ -71,7 +71,7 @@ class Supervisor:
             stack.callback(lambda: ray.get(bot.stop.remote(), timeout=10))
         serve.start(http_options={"host": settings.HTTP_HOST, "port": settings.HTTP_PORT})
         stack.callback(serve.shutdown)
-        serve.run(Gateway.bind(settings), name="ustadh", route_prefix="/")
+        serve.run(application(settings), name="ustadh", route_prefix="/")
         self._record_ray_processes()
 
     def _record_ray_processes(self) -> None:

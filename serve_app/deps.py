@@ -8,6 +8,7 @@ per user (`Authorization: Bearer ust_...`), issued by an admin from the bot, and
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import HTTPException, Request
 from psycopg_pool import AsyncConnectionPool
@@ -23,8 +24,9 @@ from core.db.pool import open_pool
 class Resources:
     """Clients shared by the requests of one replica; the PostgreSQL pool opens on first use."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, retriever: Any = None) -> None:
         self.settings = settings
+        self.retriever = retriever  # the Retriever deployment's handle
         self.wallet = Wallet(settings)
         self.ingestion = Ingestion()
         self._pool: AsyncConnectionPool | None = None

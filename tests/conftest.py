@@ -124,13 +124,13 @@ def ray_system(settings: Settings) -> Iterator[RaySystem]:
 
     from actors import registry
     from ops.ray_local import start_ray
-    from serve_app.gateway import Gateway
+    from serve_app.gateway import application
 
     start_ray(settings, dashboard=False)
     handles = registry.start_actors(settings)
     ray.get([h.ping.remote() for h in handles.values()])
     serve.start(http_options={"host": "127.0.0.1", "port": settings.HTTP_PORT})
-    serve.run(Gateway.bind(settings), name="ustadh", route_prefix="/")
+    serve.run(application(settings), name="ustadh", route_prefix="/")
     yield RaySystem(settings, f"http://127.0.0.1:{settings.HTTP_PORT}", handles)
     serve.shutdown()
     ray.shutdown()

@@ -18,6 +18,19 @@ from redis.exceptions import RedisError
 from core.corpus.store import chunk_rows
 
 _PREFIX = "chunk:"
+GENERATION_KEY = "corpus:generation"
+
+
+async def bump_generation(redis: aioredis.Redis) -> None:
+    """Tell readers the corpus changed (documents indexed or replaced, a collection activated)."""
+    try:
+        await redis.incr(GENERATION_KEY)
+    except RedisError as exc:
+        logger.warning("could not announce a corpus change; readers refresh on their next poll", error=str(exc))
+
+
+async def generation(redis: aioredis.Redis) -> int:
+    return int(await redis.get(GENERATION_KEY) or 0)
 
 
 class ChunkCache:

@@ -83,3 +83,10 @@ async def find(pool: AsyncConnectionPool, reference: str) -> User | None:
 
 async def set_tier(pool: AsyncConnectionPool, user_id: int, tier: str) -> User:
     return await _set(pool, user_id, "tier", tier, TIERS)
+
+
+async def tier_of(pool: AsyncConnectionPool, user_id: int) -> str:
+    """The user's tier ("free" for an unknown id)."""
+    async with pool.connection() as conn:
+        row = await (await conn.execute("SELECT tier FROM users WHERE id = %s", (user_id,))).fetchone()
+    return row["tier"] if row else "free"

@@ -4,8 +4,8 @@ Steps: `normalise_for_matching` (NFKC, casefold, Arabic alef/yeh/teh-marbuta fol
 tatweel and diacritics, Latin accents folded), French and English elisions split off (l' d' qu'
 j' n' s' c' m' t' jusqu' lorsqu' puisqu'), words of letters and digits (so ؟ « » ، and every other
 punctuation mark separate words), stop words dropped, then a light stemmer: Arabic proclitics
-(و ف ب ك ل and the article ال, in the combinations Arabic allows) and a few suffixes are stripped
-when enough of the word remains; French and English plural -s/-x dropped on longer words.
+(the article ال alone or after و ف ب ك ل, and a leading و) and a few suffixes are stripped when at
+least three letters remain, following Light10 (bare ب ك ل ف are kept: كتاب must stay كتاب); French and English plural -s/-x dropped on longer words.
 
 A hand-written light stemmer rather than a library: the offline stemmers on PyPI (snowballstemmer,
 ISRI in nltk) either lack Arabic or over-stem (ISRI maps unrelated roots together and hurt recall
@@ -24,7 +24,7 @@ from core.text.arabic import normalise_for_matching
 _ELISION = regex.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)'(?=\p{L})")
 _WORD = regex.compile(r"[\p{L}\p{N}]+")
 _ARABIC = regex.compile(r"^\p{Script=Arabic}+$")
-_PREFIXES = ("وبال", "وكال", "فبال", "ولل", "فلل", "وال", "فال", "بال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
+_PREFIXES = ("وبال", "وكال", "فبال", "ولل", "فلل", "وال", "فال", "بال", "كال", "لل", "ال", "و")
 _SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ية", "ه", "ي")
 _MIN_STEM = 3
 

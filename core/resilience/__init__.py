@@ -1,0 +1,1 @@
+"""Staying useful when an external endpoint misbehaves."""

@@ -1,0 +1,225 @@
+"""The Retriever deployment: the retrieval pipeline (`core.retrieval.pipeline`) served by Ray Serve.
+
+The gateway's `POST /retrieve` and the bot reach it through a deployment handle. Each replica
+keeps the BM25 index of the public chunks in memory and rebuilds it when the corpus generation
+(a Redis counter the Ingestor bumps on every commit) changes; the dense side goes to the
+EmbeddingBatcher (query embeddings, cached in Redis per collection) and the VectorStore; reranking
+goes to the Reranker actor (results cached in Redis by query, candidate ids and model); chunk
+text comes through the Redis chunk cache. A circuit breaker guards the embedding endpoint when it
+is an external one: while open, retrieval answers from BM25 alone.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from typing import Any
+
+import numpy as np
+import redis.asyncio as aioredis
+from loguru import logger
+from psycopg_pool import AsyncConnectionPool
+from ray import serve
+from ray.util.metrics import Gauge
+from ray.exceptions import RayActorError, RayTaskError
+from redis.exceptions import RedisError
+
+from actors import registry
+from actors.tracing import call
+from core.config import Settings
+from core.corpus import store
+from core.corpus.cache import ChunkCache, generation
+from core.db.pool import open_pool
+from core.embeddings import uses_openai
+from core.ledger.tiers import tier as tier_of
+from core.logs import setup_logging
+from core.request_id import bound
+from core.resilience.breaker import CircuitBreaker
+from core.retrieval.bm25 import LexicalIndex
+from core.retrieval.pipeline import Trace, retrieve
+from core.retrieval.query import Query, parse
+
+_REFRESH_S = 0.5
+_CACHE_TTL_S = 3600
+
+
+class Corpus:
+    """What one replica knows of the corpus: the BM25 index, the active collection, chunk sources."""
+
+    def __init__(self) -> None:
+        self.generation = -1
+        self.checked = 0.0
+        self.index = LexicalIndex([], [])
+        self.sources: dict[str, int | None] = {}
+        self.collection: store.Collection | None = None
+
+
+class RetrieverApp:
+    def __init__(self, settings: Settings) -> None:
+        setup_logging(settings, "retriever")
+        self.settings = settings
+        self.redis = aioredis.Redis.from_url(settings.REDIS_URL or "", socket_connect_timeout=1, socket_timeout=2)
+        self.pool: AsyncConnectionPool | None = None
+        self.cache: ChunkCache | None = None
+        self.corpus = Corpus()
+        self.refreshing = asyncio.Lock()
+        self.breaker = CircuitBreaker("embeddings", failure_threshold=3, cooldown_s=30.0)
+        self.breaker_open = Gauge("ustadh_breaker_open", "1 while the circuit breaker refuses calls",
+                                  tag_keys=("endpoint",))
+        self.handles: dict[str, Any] = {}
+
+    async def retrieve(self, text: str, k: int = 5, lang: str | None = None, tier: str = "standard",
+                       source_ids: list[int] | None = None, request_id: str | None = None) -> list[dict[str, Any]]:
+        """Ranked chunks for a question; QueryError for bad input (the gateway answers 422)."""
+        with bound(request_id):
+            query = parse(text, k, lang)
+            await self._refresh()
+            ports = _Ports(self, source_ids)
+            hits = await retrieve(query, ports, rerank=tier_of(tier).rerank, on_trace=ports.note)
+            self.breaker_open.set(0 if self.breaker.state == "closed" else 1, tags={"endpoint": self.breaker.name})
+            logger.info("retrieved", k=k, hits=len(hits), language=query.language, dense=ports.trace.dense,
+                        reranked=ports.trace.reranked)
+            return [hit.to_json() for hit in hits]
+
+    async def status(self) -> dict[str, Any]:
+        """For /healthz: the embedding breaker and the size of this replica's lexical index."""
+        return {"breaker": self.breaker.snapshot(), "chunks": len(self.corpus.index),
+                "collection": self.corpus.collection.name if self.corpus.collection else None}
+
+    async def _refresh(self) -> None:
+        if time.monotonic() - self.corpus.checked < _REFRESH_S:
+            return
+        async with self.refreshing:
+            if time.monotonic() - self.corpus.checked < _REFRESH_S:
+                return
+            try:
+                current = await generation(self.redis)
+            except RedisError:
+                current = self.corpus.generation + 1  # cannot tell: rebuild to be safe
+            if current != self.corpus.generation:
+                self.corpus = await self._load(current)
+            self.corpus.checked = time.monotonic()
+
+    async def _load(self, current: int) -> Corpus:
+        pool = await self.connect()
+        async with pool.connection() as conn:
+            rows = await (await conn.execute(
+                """SELECT c.id, c.text, d.source_id FROM chunks c JOIN documents d ON d.id = c.document_id
+                   WHERE d.visibility = 'public'""")).fetchall()
+            collection = await store.active_collection(conn)
+        corpus = Corpus()
+        corpus.generation = current
+        corpus.index = await asyncio.to_thread(LexicalIndex, [r["id"] for r in rows], [r["text"] for r in rows])
+        corpus.sources = {r["id"]: r["source_id"] for r in rows}
+        corpus.collection = collection
+        logger.info("lexical index rebuilt", chunks=len(rows), generation=current)
+        return corpus
+
+    async def connect(self) -> AsyncConnectionPool:
+        if self.pool is None:
+            self.pool = await open_pool(self.settings.DATABASE_URL or "", max_size=4, name="retriever")
+            self.cache = ChunkCache(self.redis, self.pool, self.settings.CHUNK_CACHE_TTL_S)
+        return self.pool
+
+    def actor(self, name: str) -> Any:
+        if name not in self.handles:
+            self.handles[name] = registry.get(name)
+        return self.handles[name]
+
+
+class _Ports:
+    """The pipeline's ports for one request, backed by the replica's state and the actors."""
+
+    def __init__(self, app: RetrieverApp, source_ids: list[int] | None) -> None:
+        self.app, self.source_ids = app, source_ids
+        self.trace = Trace(False, 0, False)
+
+    def note(self, trace: Trace) -> None:
+        self.trace = trace
+
+    async def embed_query(self, query: Query) -> np.ndarray | None:
+        collection = self.app.corpus.collection
+        if collection is None:
+            return None
+        key = f"qemb:{collection.name}:{_digest(query.matching)}"
+        cached = await _cache_get(self.app.redis, key)
+        if cached is not None:
+            return np.frombuffer(cached, dtype=np.float32)
+        guarded = uses_openai(self.app.settings)
+        if guarded and not self.app.breaker.allow():
+            return None
+        try:
+            vectors = await call(self.app.actor(registry.EMBEDDING_BATCHER).embed, [query.text], "query")
+        except (RayTaskError, RayActorError) as exc:
+            if guarded:
+                self.app.breaker.failed()
+            logger.warning("query embedding failed; answering from BM25 alone", error=str(exc)[:300],
+                           breaker=self.app.breaker.state)
+            return None
+        if guarded:
+            self.app.breaker.succeeded()
+        vector = np.asarray(vectors[0], dtype=np.float32)
+        await _cache_set(self.app.redis, key, vector.tobytes())
+        return vector
+
+    async def dense(self, vector: np.ndarray, limit: int) -> list[str]:
+        collection = self.app.corpus.collection
+        assert collection is not None
+        condition = 'visibility == "public"'
+        if self.source_ids is not None:
+            condition += f" and source_id in {[int(s) for s in self.source_ids]}"
+        [hits] = await call(self.app.actor(registry.VECTOR_STORE).search, collection.name, vector[None, :], limit,
+                            condition)
+        return [hit["id"] for hit in hits]
+
+    async def lexical(self, query: Query, limit: int) -> list[str]:
+        corpus = self.app.corpus
+        if self.source_ids is None:
+            return [i for i, _ in corpus.index.search(query.text, limit)]
+        wanted = set(self.source_ids)
+        found = corpus.index.search(query.text, limit * 20)
+        return [i for i, _ in found if corpus.sources.get(i) in wanted][:limit]
+
+    async def rerank(self, query: Query, candidates: list[dict[str, Any]]) -> list[str] | None:
+        reranker = self.app.actor(registry.RERANKER)
+        model = await call(reranker.model)
+        if model == "none":
+            return None
+        ids = [c["id"] for c in candidates]
+        key = f"rerank:{model}:{_digest(query.matching + '|' + ','.join(ids))}"
+        cached = await _cache_get(self.app.redis, key)
+        if cached is not None:
+            return json.loads(cached)
+        order = await call(reranker.rerank, query.text, [c["text"] for c in candidates])
+        if order is None:
+            return None
+        ranked = [ids[i] for i in order]
+        await _cache_set(self.app.redis, key, json.dumps(ranked).encode())
+        return ranked
+
+    async def chunks(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        await self.app.connect()
+        assert self.app.cache is not None
+        return await self.app.cache.get(ids)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+async def _cache_get(redis: aioredis.Redis, key: str) -> bytes | None:
+    try:
+        return await redis.get(key)
+    except RedisError:
+        return None
+
+
+async def _cache_set(redis: aioredis.Redis, key: str, value: bytes) -> None:
+    try:
+        await redis.set(key, value, ex=_CACHE_TTL_S)
+    except RedisError as exc:
+        logger.warning("retrieval cache unavailable", error=str(exc))
+
+
+Retriever = serve.deployment(ray_actor_options={"num_cpus": 0.2}, max_ongoing_requests=64)(RetrieverApp)
