@@ -1,0 +1,124 @@
+"""Retrieval as clients reach it: POST /retrieve through the gateway and the Retriever deployment,
+over chunks the Ingestor indexed; cross-lingual hits, tiers, caches and bad input; the LLM
+reranker and its circuit breaker against the loopback OpenAI server."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+
+from actors.ingestion_client import Ingestion
+from actors.reranker import Reranker
+from core.db import api_tokens
+from tests.conftest import RaySystem, new_users
+from tests.corpus_texts import ARABIC_2, ENGLISH, ENGLISH_2, FRENCH_2
+from tests.fakes.openai import FakeOpenAI
+from tests.telegram_chat import bearer
+from tests.test_ingestion import wait_job
+
+
+@pytest_asyncio.fixture(scope="module")
+async def corpus(ray_system: RaySystem) -> None:
+    """The texts indexed (or already indexed by another test: a near-duplicate is refused)."""
+    client = Ingestion()
+    for text in (ARABIC_2, FRENCH_2, ENGLISH, ENGLISH_2):
+        job = await client.submit_file(text.encode(), "lesson.txt", uri=f"retrieval-test:{uuid.uuid4().hex}")
+        done = await wait_job(client, job["id"])
+        assert done["state"] == "indexed" or done["error_code"] == "duplicate", done
+
+
+async def token(pool: Any, tier: str = "standard") -> str:
+    [user] = await new_users(pool)
+    async with pool.connection() as conn:
+        await conn.execute("UPDATE users SET tier = %s WHERE id = %s", (tier, user))
+    return await api_tokens.issue(pool, user, "learner")
+
+
+async def ask(ray_system: RaySystem, key: str, body: dict[str, Any]) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=60) as http:
+        return await http.post("/retrieve", json=body, headers=bearer(key))
+
+
+async def test_questions_find_their_passages_in_every_language(corpus: None, ray_system: RaySystem,
+                                                               pool: Any) -> None:
+    key = await token(pool)
+    cases = [("كيف يمكن تنقية الماء قبل شربه؟", "الترشيح", "ar"),
+             ("Qu'a proclamé l'Assemblée nationale en 1789 ?", "Assemblée nationale", "fr"),
+             ("Which pigment do chloroplasts contain?", "chlorophyll", "en"),
+             ("ما اسم الصبغة الخضراء التي تستعملها النباتات لصنع السكر من ضوء الشمس؟", "chlorophyll", None)]
+    for question, expected, language in cases:
+        answer = await ask(ray_system, key, {"query": question, "k": 3})
+        assert answer.status_code == 200, answer.text
+        hits = answer.json()["hits"]
+        assert any(expected in hit["text"] for hit in hits), (question, [h["text"][:60] for h in hits])
+        first = hits[0]
+        assert {"text", "score", "title", "source", "page", "language", "url"} <= set(first)
+        if language:
+            assert any(hit["language"] == language for hit in hits)
+
+
+async def test_tier_sets_the_default_depth(corpus: None, ray_system: RaySystem, pool: Any) -> None:
+    async with pool.connection() as conn:
+        chunks = (await (await conn.execute("SELECT count(*) AS n FROM chunks c JOIN documents d ON "
+                                            "d.id = c.document_id WHERE d.visibility = 'public'")).fetchone())["n"]
+    free = await ask(ray_system, await token(pool, "free"), {"query": "water in the desert"})
+    premium = await ask(ray_system, await token(pool, "premium"), {"query": "water in the desert"})
+    assert free.json()["tier"] == "free" and len(free.json()["hits"]) == min(4, chunks)
+    assert premium.json()["tier"] == "premium" and len(premium.json()["hits"]) == min(12, chunks)
+
+
+async def test_query_embeddings_are_cached_per_collection(corpus: None, ray_system: RaySystem, pool: Any) -> None:
+    key = await token(pool)
+    question = f"Comment les caravanes traversaient-elles le Sahara ? {uuid.uuid4().hex[:6]}"
+    client = aioredis.Redis.from_url(ray_system.settings.REDIS_URL or "")
+    try:
+        before = set(await client.keys("qemb:*"))
+        first = await ask(ray_system, key, {"query": question, "k": 2})
+        added = set(await client.keys("qemb:*")) - before
+        assert len(added) == 1 and b"chunks_" in next(iter(added))  # keyed by the collection: reindex invalidates
+        second = await ask(ray_system, key, {"query": question, "k": 2})
+        assert second.json() == first.json()
+        assert set(await client.keys("qemb:*")) - before == added
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ({"query": ""}, "empty"), ({"query": "   "}, "empty"), ({"query": "😀🎉🔥"}, "no letters"),
+    ({"query": "\u0000\u0007"}, "empty"), ({"query": "مرحبا " * 20_000}, "limit"),
+    ({"query": "water", "k": 0}, "k must"), ({"query": "water", "k": 500}, "k must"),
+    ({"query": "water", "k": "many"}, "k must"), ({"query": "water", "lang": "de"}, "lang"), ({}, "text"),
+])
+async def test_bad_input_is_a_422_with_the_reason(ray_system: RaySystem, pool: Any, body: dict[str, Any],
+                                                  reason: str) -> None:
+    answer = await ask(ray_system, await token(pool), body)
+    assert answer.status_code == 422 and reason in answer.json()["detail"], answer.text
+
+
+async def test_retrieve_needs_a_token(ray_system: RaySystem) -> None:
+    async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=30) as http:
+        assert (await http.post("/retrieve", json={"query": "water"})).status_code == 401
+
+
+async def test_llm_reranker_breaker_opens_and_recovers(settings: Any) -> None:
+    async with FakeOpenAI() as ai:
+        ai.responder = lambda request: "3, 1"
+        reranker = Reranker(settings.model_copy(update={"OPENAI_BASE_URL": ai.base_url + "/v1"}))
+        passages = ["un", "deux", "trois"]
+        assert await reranker.rerank("question ?", passages) == [2, 0, 1]
+        ai.fail_next(3, status=503)
+        for _ in range(3):
+            assert await reranker.rerank("question ?", passages) is None
+        assert reranker.breaker.state == "open"
+        calls = len(ai.requests)
+        assert await reranker.rerank("question ?", passages) is None and len(ai.requests) == calls  # not sent
+        reranker.breaker.cooldown_s = 0.2
+        await asyncio.sleep(0.3)
+        assert reranker.breaker.state == "half_open"
+        assert await reranker.rerank("question ?", passages) == [2, 0, 1]
+        assert reranker.breaker.state == "closed"
