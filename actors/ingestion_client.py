@@ -24,9 +24,12 @@ class Ingestion:
 
     async def submit_file(self, data: bytes, filename: str | None, *, media_type: str | None = None,
                           uri: str | None = None, requested_by: int | None = None,
-                          visibility: str = "public") -> dict[str, Any]:
+                          visibility: str = "public", source_id: int | None = None) -> dict[str, Any]:
         return await self._call("submit_file", data, filename, media_type=media_type, uri=uri,
-                                requested_by=requested_by, visibility=visibility)
+                                requested_by=requested_by, visibility=visibility, source_id=source_id)
+
+    async def source(self, name: str, visibility: str = "public") -> int:
+        return await self._call("source", name, visibility)
 
     async def submit_url(self, url: str, *, requested_by: int | None = None,
                          visibility: str = "public") -> dict[str, Any]:

@@ -61,11 +61,12 @@ class Ingestor:
         setup_logging(settings, "ingestor")
         self.settings = settings
         self.chunking = ChunkSettings(settings.CHUNK_TOKENS, settings.CHUNK_OVERLAP_TOKENS)
-        self.pool = await open_pool(settings.DATABASE_URL or "", max_size=4, name="ingestor")
+        self.pool = await open_pool(settings.DATABASE_URL or "", max_size=10, name="ingestor")
         redis = aioredis.Redis.from_url(settings.REDIS_URL or "", socket_connect_timeout=2, socket_timeout=5)
         self.cache = ChunkCache(redis, self.pool, settings.CHUNK_CACHE_TTL_S)
         self.running: dict[UUID, str] = {}  # job id -> input uri
         self.handles: dict[str, Any] = {}
+        self.collection: store.Collection | None = None
         self.wakeup = asyncio.Event()
         self.loop = asyncio.create_task(self._work_loop())
         logger.info("ingestor started", workers=settings.INGEST_WORKERS, chunking=chunking_signature(self.chunking))
@@ -75,7 +76,7 @@ class Ingestor:
     @traced
     async def submit_file(self, data: bytes, filename: str | None, *, media_type: str | None = None,
                           uri: str | None = None, requested_by: int | None = None,
-                          visibility: str = "public") -> dict[str, Any]:
+                          visibility: str = "public", source_id: int | None = None) -> dict[str, Any]:
         """Queue a file; `uri` names the document (default `upload:<filename>`, or its digest)."""
         job_id = uuid.uuid4()
         files = JobFiles(self.settings.ingest_dir, job_id)
@@ -84,7 +85,7 @@ class Ingestor:
             await asyncio.to_thread(files.write_input, data)
         document = uri or f"upload:{filename or content_sha256(data)}"
         job = await self._create(NewJob(job_id, document, _request_id(), filename, media_type,
-                                        None if too_large else str(files.input), requested_by, None, visibility))
+                                        None if too_large else str(files.input), requested_by, source_id, visibility))
         if too_large:
             error = ExtractionError("too_large", f"the file is {len(data) / 1048576:.1f} MB; the limit is "
                                                  f"{self.settings.INGEST_MAX_MB:g} MB")
@@ -97,6 +98,16 @@ class Ingestor:
         job = await self._create(NewJob(uuid.uuid4(), url, _request_id(), requested_by=requested_by,
                                         source_id=source_id, visibility=visibility))
         return job.public()
+
+    @traced
+    async def source(self, name: str, visibility: str = "public") -> int:
+        """The id of the source called `name`, created on first use."""
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                """INSERT INTO sources (name, visibility) VALUES (%s, %s)
+                   ON CONFLICT (name) DO UPDATE SET visibility = EXCLUDED.visibility RETURNING id""",
+                (name, visibility))).fetchone()
+        return int(row["id"])
 
     @traced
     async def job(self, job_id: str) -> dict[str, Any] | None:
@@ -114,7 +125,7 @@ class Ingestor:
         """Embed up to `limit` chunks that lack a vector from the current model, in its collection;
         when none is left, make that collection the one readers use. Readers keep the old one until
         then. Returns {"collection", "done", "remaining", "active"}."""
-        collection = await self._collection()
+        collection = await self._collection(fresh=True)
         async with self.pool.connection() as conn:
             rows = await store.chunks_missing_embeddings(conn, collection, "", limit)
         if rows:
@@ -122,7 +133,6 @@ class Ingestor:
             await call(self._actor(registry.VECTOR_STORE).upsert, collection.name, [r.id for r in rows], vectors,
                        [{"document_id": r.document_id, "source_id": r.source_id or 0, "language": r.language or "",
                          "visibility": r.visibility} for r in rows])
-            await call(self._actor(registry.VECTOR_STORE).flush, collection.name)
             async with self.pool.connection() as conn:
                 await store.record_embeddings(conn, [r.id for r in rows], collection)
         async with self.pool.connection() as conn:
@@ -306,17 +316,22 @@ class Ingestor:
         await self._embed_and_upsert(job, chunks, document_id, collection)
         return await self._commit(job, files, chunks, document_id, collection)
 
-    async def _collection(self) -> store.Collection:
+    async def _collection(self, *, fresh: bool = False) -> store.Collection:
+        """The current embedding model's collection, created in PostgreSQL and Milvus on first use."""
+        if self.collection is not None and not fresh:
+            return self.collection
         try:
             info = await call(self._actor(registry.EMBEDDING_BATCHER).info)
             async with self.pool.connection() as conn:
                 collection = await store.ensure_collection(conn, info["name"], info["version"], info["dimension"])
-            await call(self._actor(registry.VECTOR_STORE).ensure_collection, collection.name, collection.dimension)
+            if self.collection is None:
+                await call(self._actor(registry.VECTOR_STORE).ensure_collection, collection.name, collection.dimension)
         except RayTaskError as exc:
             raise _Transient(f"vector store or embedder unavailable: {exc}") from None
         if collection.state != "active":
             logger.warning("indexing into a collection readers do not use yet; run `ustadh reindex`",
                            collection=collection.name)
+        self.collection = collection
         return collection
 
     async def _embed_and_upsert(self, job: Job, chunks: list[PreparedChunk], document_id: int,
@@ -341,7 +356,6 @@ class Ingestor:
                 await jobs.progress(conn, job.id, done, len(chunks))
 
         await asyncio.gather(*(one(group) for group in groups))
-        await call(vectors_actor.flush, collection.name)
 
     async def _commit(self, job: Job, files: JobFiles, chunks: list[PreparedChunk], document_id: int,
                       collection: store.Collection) -> Job | None:

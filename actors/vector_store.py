@@ -6,7 +6,9 @@ exactly one opener; with MILVUS_URI naming a Milvus server the same actor talks 
 A collection holds, per chunk: its id (the primary key), its vector (inner product on normalised
 vectors = cosine) and the metadata retrieval filters on (document, source, language, visibility).
 Chunk text is not here: it stays in PostgreSQL. Writes are upserts by id, so running a stage again
-after a crash adds nothing twice.
+after a crash adds nothing twice. Written collections are flushed in the background at most every
+FLUSH_EVERY_S (rows are searchable at once; flushing makes searching them fast), not per write:
+a flush costs far more than a small document's upsert.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from core.logs import setup_logging
 
 
 OPTIONS = {"num_cpus": 0.1, "max_restarts": -1, "max_task_retries": 3}
+FLUSH_EVERY_S = 2.0
 
 
 class VectorStore:
@@ -32,6 +35,8 @@ class VectorStore:
         setup_logging(settings, "vector_store")
         self.settings = settings
         self.client = MilvusClient(settings.milvus_uri)
+        self.dirty: set[str] = set()
+        self.flusher: asyncio.Task[None] | None = None
         logger.info("vector store opened", uri=settings.milvus_uri)
 
     @traced
@@ -53,12 +58,26 @@ class VectorStore:
         """Insert or replace one row per id (metadata: document_id, source_id, language, visibility)."""
         rows = [{"id": i, "vector": v.tolist(), **m} for i, v, m in zip(ids, np.asarray(vectors, np.float32), metadata)]
         result = await asyncio.to_thread(self.client.upsert, name, rows)
+        self.dirty.add(name)
+        if self.flusher is None or self.flusher.done():
+            self.flusher = asyncio.create_task(self._flush_later())
         return int(result["upsert_count"])
 
     @traced
     async def flush(self, name: str) -> None:
-        """Seal what was written so searches use the index (Milvus is slow to search unflushed rows)."""
+        """Seal what was written now (Milvus is slow to search unflushed rows)."""
+        self.dirty.discard(name)
         await asyncio.to_thread(self.client.flush, name)
+
+    async def _flush_later(self) -> None:
+        while self.dirty:
+            await asyncio.sleep(FLUSH_EVERY_S)
+            for name in list(self.dirty):
+                self.dirty.discard(name)
+                try:
+                    await asyncio.to_thread(self.client.flush, name)
+                except Exception as exc:  # noqa: BLE001 - a failed flush only slows searches; retried on next write
+                    logger.warning("flush failed", collection=name, error=str(exc))
 
     @traced
     async def delete(self, name: str, ids: list[str]) -> None:

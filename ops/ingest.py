@@ -39,14 +39,20 @@ def inputs(items: list[str]) -> list[str]:
     return found
 
 
-async def ingest(settings: Settings, items: list[str], visibility: str, quiet: bool = False) -> list[dict[str, Any]]:
+async def ingest(items: list[str], visibility: str, quiet: bool = False) -> list[dict[str, Any]]:
     from actors.ingestion_client import Ingestion
 
     client = Ingestion()
     queued = [await _submit(client, item, visibility) for item in items]
+    return await ingest_jobs(client, queued, desc="ingesting", quiet=quiet)
+
+
+async def ingest_jobs(client: Any, queued: list[dict[str, Any]], *, desc: str,
+                      quiet: bool = False) -> list[dict[str, Any]]:
+    """Wait for queued jobs with a progress bar of chunks embedded; the finished jobs, in order."""
     pending = {job["id"]: job for job in queued if job["state"] not in ("indexed", "failed")}
     finished = {job["id"]: job for job in queued if job["id"] not in pending}
-    with tqdm(total=0, unit="chunk", desc="ingesting", disable=quiet) as bar:
+    with tqdm(total=0, unit="chunk", desc=desc, disable=quiet) as bar:
         while pending:
             await asyncio.sleep(_POLL_S)
             for job_id in list(pending):
@@ -103,7 +109,7 @@ def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
         print("nothing to ingest: no supported files (" + ", ".join(sorted(SUFFIXES)) + ")")
         return 1
     join_running_system(settings)
-    results = asyncio.run(ingest(settings, items, args.visibility))
+    results = asyncio.run(ingest(items, args.visibility))
     print("\n".join(summary(job) for job in results))
     return 1 if any(job["state"] == "failed" for job in results) else 0
 

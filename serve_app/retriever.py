@@ -1,7 +1,7 @@
 """The Retriever deployment: the retrieval pipeline (`core.retrieval.pipeline`) served by Ray Serve.
 
 The gateway's `POST /retrieve` and the bot reach it through a deployment handle. Each replica
-keeps the BM25 index of the public chunks in memory and rebuilds it when the corpus generation
+keeps the BM25 index of the chunks in memory and rebuilds it when the corpus generation
 (a Redis counter the Ingestor bumps on every commit) changes; the dense side goes to the
 EmbeddingBatcher (query embeddings, cached in Redis per collection) and the VectorStore; reranking
 goes to the Reranker actor (results cached in Redis by query, candidate ids and model); chunk
@@ -51,7 +51,7 @@ class Corpus:
         self.generation = -1
         self.checked = 0.0
         self.index = LexicalIndex([], [])
-        self.sources: dict[str, int | None] = {}
+        self.meta: dict[str, tuple[int | None, str]] = {}  # chunk id -> (source id, visibility)
         self.collection: store.Collection | None = None
 
 
@@ -71,7 +71,8 @@ class RetrieverApp:
 
     async def retrieve(self, text: str, k: int = 5, lang: str | None = None, tier: str = "standard",
                        source_ids: list[int] | None = None, request_id: str | None = None) -> list[dict[str, Any]]:
-        """Ranked chunks for a question; QueryError for bad input (the gateway answers 422)."""
+        """Ranked chunks for a question; QueryError for bad input (the gateway answers 422).
+        Public chunks only, unless `source_ids` names the sources to search (evaluation, admins)."""
         with bound(request_id):
             query = parse(text, k, lang)
             await self._refresh()
@@ -105,13 +106,13 @@ class RetrieverApp:
         pool = await self.connect()
         async with pool.connection() as conn:
             rows = await (await conn.execute(
-                """SELECT c.id, c.text, d.source_id FROM chunks c JOIN documents d ON d.id = c.document_id
-                   WHERE d.visibility = 'public'""")).fetchall()
+                """SELECT c.id, c.text, d.source_id, d.visibility FROM chunks c
+                   JOIN documents d ON d.id = c.document_id""")).fetchall()
             collection = await store.active_collection(conn)
         corpus = Corpus()
         corpus.generation = current
         corpus.index = await asyncio.to_thread(LexicalIndex, [r["id"] for r in rows], [r["text"] for r in rows])
-        corpus.sources = {r["id"]: r["source_id"] for r in rows}
+        corpus.meta = {r["id"]: (r["source_id"], r["visibility"]) for r in rows}
         corpus.collection = collection
         logger.info("lexical index rebuilt", chunks=len(rows), generation=current)
         return corpus
@@ -168,18 +169,18 @@ class _Ports:
         assert collection is not None
         condition = 'visibility == "public"'
         if self.source_ids is not None:
-            condition += f" and source_id in {[int(s) for s in self.source_ids]}"
+            condition = f"source_id in {[int(s) for s in self.source_ids]}"
         [hits] = await call(self.app.actor(registry.VECTOR_STORE).search, collection.name, vector[None, :], limit,
                             condition)
         return [hit["id"] for hit in hits]
 
     async def lexical(self, query: Query, limit: int) -> list[str]:
-        corpus = self.app.corpus
+        meta = self.app.corpus.meta
+        found = self.app.corpus.index.search(query.text, limit * 20)
         if self.source_ids is None:
-            return [i for i, _ in corpus.index.search(query.text, limit)]
+            return [i for i, _ in found if meta[i][1] == "public"][:limit]
         wanted = set(self.source_ids)
-        found = corpus.index.search(query.text, limit * 20)
-        return [i for i, _ in found if corpus.sources.get(i) in wanted][:limit]
+        return [i for i, _ in found if meta[i][0] in wanted][:limit]
 
     async def rerank(self, query: Query, candidates: list[dict[str, Any]]) -> list[str] | None:
         reranker = self.app.actor(registry.RERANKER)

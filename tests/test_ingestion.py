@@ -89,13 +89,13 @@ async def test_text_becomes_chunks_with_vectors(client: Ingestion, pool: Any, ra
 
 
 async def test_generated_pdf_keeps_its_pages_and_docx_its_paragraphs(client: Ingestion, pool: Any) -> None:
-    pdf = core_font_pdf([FRENCH, ENGLISH_2], title="Deux pages")
+    pdf = core_font_pdf([FRENCH_2, ENGLISH], title="Deux pages")
     job = await wait_job(client, (await client.submit_file(pdf, "deux-pages.pdf"))["id"])
     assert job["state"] == "indexed" and job["title"] == "Deux pages", job
     rows = await chunks_of(pool, job["document_id"])
     assert {r["page"] for r in rows} == {1, 2}
-    assert any("révisé ses leçons" in r["text"] and r["page"] == 1 for r in rows)
-    assert any("camel" in r["text"] and r["page"] == 2 for r in rows)
+    assert any("prise de la Bastille" in r["text"] and r["page"] == 1 for r in rows)
+    assert any("chlorophyll" in r["text"] and r["page"] == 2 for r in rows)
 
     docx = docx_bytes([ARABIC, FRENCH_2], title="درس")
     job = await wait_job(client, (await client.submit_file(docx, "lesson.docx"))["id"])
@@ -214,13 +214,13 @@ async def test_urls_are_fetched_and_failures_explained(client: Ingestion, pool: 
 
 
 async def test_killed_worker_resumes_and_finishes_exactly_once(client: Ingestion, pool: Any) -> None:
-    text = long_document("en", 30)
+    text = long_document("en", 80)
     job = await client.submit_file(text.encode(), "long.txt", uri=f"test:crash:{uuid.uuid4().hex}")
     seen = None
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         current = await client.job(job["id"])
-        if current["state"] == "embedding" and current["progress"]["done"] > 0:
+        if current["state"] == "embedding":  # mid-way: some batches may be embedded, none committed
             seen = current
             break
         assert current["state"] not in ("indexed", "failed"), "the job ended before it could be interrupted"

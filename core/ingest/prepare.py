@@ -2,18 +2,17 @@
 
 `profile` runs the text checks on a whole document (language, Hassaniya, quality, SimHash) and
 raises `Rejected` with a reason code and message when the document is not worth indexing.
-`cut` chunks the original text (offsets into it, so citations show what the author wrote) and
-gives each chunk its matching form, language, page and SimHash. Chunks whose matching form
+`cut` chunks the original text (offsets into it, so citations show what the author wrote), page
+by page when pages are known, and gives each chunk its matching form, language, page and SimHash. Chunks whose matching form
 repeats an earlier chunk of the same document (a footer on every page) are dropped.
 """
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_right
 from dataclasses import asdict, dataclass
 
 from core.text.arabic import normalise_for_matching
-from core.text.chunking import CHUNKER_VERSION, ChunkSettings, chunk_text
+from core.text.chunking import CHUNKER_VERSION, ChunkSettings, chunk_id, chunk_text
 from core.text.language import detect, is_hassaniya
 from core.text.quality import assess
 from core.text.simhash import simhash, to_signed
@@ -73,15 +72,27 @@ def profile(text: str) -> Profile:
 
 
 def cut(text: str, doc_key: str, settings: ChunkSettings, page_starts: list[int], language: str) -> list[PreparedChunk]:
-    """The document's chunks in order, each with its page (1-based, when pages are known)."""
-    chunks, seen = [], set()
-    for chunk in chunk_text(text, doc_key, settings):
-        matching = normalise_for_matching(chunk.text)
-        if matching in seen:
-            continue
-        seen.add(matching)
-        page = bisect_right(page_starts, chunk.char_start) if page_starts else None
-        chunks.append(PreparedChunk(chunk.id, chunk.ordinal, chunk.text, matching,
-                                    detect(chunk.text, fallback=language), chunk.n_tokens, page,
-                                    chunk.char_start, chunk.char_end, to_signed(simhash(chunk.text))))
+    """The document's chunks in order, each with its page (1-based, when pages are known).
+    A chunk never spans two pages, so a citation's page is exact."""
+    chunks: list[PreparedChunk] = []
+    seen: set[str] = set()
+    for page, start, end in _spans(len(text), page_starts):
+        for piece in chunk_text(text[start:end], doc_key, settings):
+            matching = normalise_for_matching(piece.text)
+            if matching in seen:
+                continue
+            seen.add(matching)
+            ordinal = len(chunks)
+            chunks.append(PreparedChunk(chunk_id(doc_key, settings, ordinal, piece.text), ordinal, piece.text,
+                                        matching, detect(piece.text, fallback=language), piece.n_tokens, page,
+                                        start + piece.char_start, start + piece.char_end,
+                                        to_signed(simhash(piece.text))))
     return chunks
+
+
+def _spans(length: int, page_starts: list[int]) -> list[tuple[int | None, int, int]]:
+    """(page, start, end) of each page, or the whole text as one span without a page."""
+    if not page_starts:
+        return [(None, 0, length)]
+    ends = [*page_starts[1:], length]
+    return [(number, start, end) for number, (start, end) in enumerate(zip(page_starts, ends), start=1)]

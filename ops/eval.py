@@ -1,0 +1,133 @@
+"""`ustadh eval`: retrieval quality on ../shared/eval, beside the BM25 baseline of its README.
+
+Through the running system, like `ustadh ingest`: every eval passage is ingested as a document of
+an admin-only source per set and language (`eval:xquad:ar`, ...; re-runs find them unchanged), then
+every question goes to the Retriever deployment, searching only its set's source, exactly as a
+learner's question goes (dense + BM25, fused, reranked when the tier reranks and an LLM is set).
+Cross-lingual: XQuAD's Arabic questions over the English passages (ids line up). Prints recall@1/5/10,
+MRR and nDCG@10 per set and language, with the baseline's recall beside ours and the targets.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from core.config import Settings
+from core.retrieval.metrics import Scores, score
+
+EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+SETS = (("xquad", "ar"), ("xquad", "en"), ("piaf", "fr"))
+TARGETS = {"xquad ar": 0.95, "xquad en": 0.95, "piaf fr": 0.90, "xquad ar→en": 0.85}
+_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    name: str
+    source: str               # whose passages are searched
+    questions: list[dict[str, Any]]
+    gold: list[str]
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def baseline(readme: Path) -> dict[str, dict[int, float]]:
+    """The BM25 rows of the eval README's table: 'xquad ar' -> {1: R@1, 5: R@5, 10: R@10}."""
+    rows = re.findall(r"^\|\s*(\w+)\s*\|\s*(\w+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|$",
+                      readme.read_text("utf-8"), flags=re.M)
+    return {f"{s} {lang}": {1: float(a), 5: float(b), 10: float(c)} for s, lang, a, b, c in rows}
+
+
+async def ingest_passages(root: Path, limit: int | None) -> tuple[dict[str, int], int]:
+    """Source id per 'set lang', and how many passages failed to ingest."""
+    from actors.ingestion_client import Ingestion
+    from ops.ingest import ingest_jobs
+
+    client = Ingestion()
+    sources, submitted = {}, []
+    for name, lang in SETS:
+        key = f"{name} {lang}"
+        sources[key] = await client.source(f"eval:{name}:{lang}", "admin")
+        passages = [p for p in load(root / name / "passages.jsonl") if p["lang"] == lang][:limit]
+        for p in passages:
+            submitted.append(await client.submit_file(p["text"].encode(), f"{p['id']}.txt", uri=f"eval:{p['id']}",
+                                                      visibility="admin", source_id=sources[key]))
+    finished = await ingest_jobs(client, submitted, desc="indexing eval passages")
+    return sources, sum(job["state"] == "failed" for job in finished)
+
+
+def eval_sets(root: Path, limit: int | None, max_questions: int | None) -> list[EvalSet]:
+    sets = []
+    for name, lang in SETS:
+        kept = {p["id"] for p in [p for p in load(root / name / "passages.jsonl") if p["lang"] == lang][:limit]}
+        questions = [q for q in load(root / name / "questions.jsonl") if q["lang"] == lang and q["passage_id"] in kept]
+        questions = questions[:max_questions]
+        sets.append(EvalSet(f"{name} {lang}", f"{name} {lang}", questions, [q["passage_id"] for q in questions]))
+    arabic = sets[0]
+    sets.append(EvalSet("xquad ar→en", "xquad en", arabic.questions,
+                        [g.replace("xquad-ar-", "xquad-en-") for g in arabic.gold]))
+    return sets
+
+
+async def rankings(evalset: EvalSet, source_id: int, bar: tqdm) -> list[list[str]]:
+    from ray import serve
+
+    handle = serve.get_deployment_handle("RetrieverApp", app_name="ustadh")
+    gate = asyncio.Semaphore(_CONCURRENCY)
+
+    async def one(question: dict[str, Any]) -> list[str]:
+        async with gate:
+            hits = await handle.retrieve.remote(question["question"], 10, None, "standard", [source_id])
+        bar.update(1)
+        return list(dict.fromkeys(hit["source"].removeprefix("eval:") for hit in hits))  # chunks → passages
+
+    return list(await asyncio.gather(*(one(q) for q in evalset.questions)))
+
+
+async def evaluate(root: Path, limit: int | None, max_questions: int | None) -> tuple[list[tuple[str, Scores]], int]:
+    sources, failed = await ingest_passages(root, limit)
+    sets = eval_sets(root, limit, max_questions)
+    results = []
+    with tqdm(total=sum(len(s.questions) for s in sets), unit="question", desc="retrieving") as bar:
+        for evalset in sets:
+            ranked = await rankings(evalset, sources[evalset.source], bar)
+            results.append((evalset.name, score(ranked, evalset.gold)))
+    return results, failed
+
+
+def table(results: list[tuple[str, Scores]], base: dict[str, dict[int, float]]) -> list[str]:
+    lines = ["| set | questions | R@1 | R@5 | R@10 | MRR | nDCG@10 | BM25 R@1 / R@5 / R@10 | R@5 target |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, s in results:
+        b = base.get(name)
+        bm25 = f"{b[1]:.3f} / {b[5]:.3f} / {b[10]:.3f}" if b else "—"
+        target = TARGETS.get(name)
+        verdict = f"{target:.2f} {'met' if s.recall[5] >= target else 'MISSED'}" if target else "—"
+        lines.append(f"| {name} | {s.queries} | {s.recall[1]:.3f} | {s.recall[5]:.3f} | {s.recall[10]:.3f} | "
+                     f"{s.mrr:.3f} | {s.ndcg10:.3f} | {bm25} | {verdict} |")
+    return lines
+
+
+def run_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from ops.ray_local import join_running_system
+
+    root = Path(args.eval_dir)
+    if not (root / "README.md").exists():
+        print(f"no evaluation data at {root}")
+        return 2
+    join_running_system(settings)
+    results, failed = asyncio.run(evaluate(root, args.passages, args.questions))
+    print("\n".join(table(results, baseline(root / "README.md"))))
+    if failed:
+        print(f"{failed} passage(s) failed to ingest; their questions count as misses")
+    return 0
