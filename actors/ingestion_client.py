@@ -38,6 +38,9 @@ class Ingestion:
     async def job(self, job_id: str) -> dict[str, Any] | None:
         return await self._call("job", job_id)
 
+    async def jobs(self, job_ids: list[str]) -> list[dict[str, Any]]:
+        return await self._call("jobs", job_ids)
+
     async def recent(self, limit: int = 10) -> list[dict[str, Any]]:
         return await self._call("recent", limit)
 

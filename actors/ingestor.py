@@ -67,6 +67,7 @@ class Ingestor:
         self.running: dict[UUID, str] = {}  # job id -> input uri
         self.handles: dict[str, Any] = {}
         self.collection: store.Collection | None = None
+        self.collection_lock = asyncio.Lock()
         self.wakeup = asyncio.Event()
         self.loop = asyncio.create_task(self._work_loop())
         logger.info("ingestor started", workers=settings.INGEST_WORKERS, chunking=chunking_signature(self.chunking))
@@ -114,6 +115,12 @@ class Ingestor:
         async with self.pool.connection() as conn:
             found = await jobs.get(conn, UUID(job_id))
         return found.public() if found else None
+
+    @traced
+    async def jobs(self, job_ids: list[str]) -> list[dict[str, Any]]:
+        """The jobs with these ids that exist, in no particular order (one query, for pollers)."""
+        async with self.pool.connection() as conn:
+            return [job.public() for job in await jobs.many(conn, [UUID(i) for i in job_ids])]
 
     @traced
     async def recent(self, limit: int = 10) -> list[dict[str, Any]]:
@@ -318,8 +325,12 @@ class Ingestor:
 
     async def _collection(self, *, fresh: bool = False) -> store.Collection:
         """The current embedding model's collection, created in PostgreSQL and Milvus on first use."""
-        if self.collection is not None and not fresh:
-            return self.collection
+        async with self.collection_lock:
+            if self.collection is not None and not fresh:
+                return self.collection
+            return await self._load_collection()
+
+    async def _load_collection(self) -> store.Collection:
         try:
             info = await call(self._actor(registry.EMBEDDING_BATCHER).info)
             async with self.pool.connection() as conn:

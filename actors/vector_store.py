@@ -36,6 +36,7 @@ class VectorStore:
         self.settings = settings
         self.client = MilvusClient(settings.milvus_uri)
         self.dirty: set[str] = set()
+        self.creating = asyncio.Lock()
         self.flusher: asyncio.Task[None] | None = None
         logger.info("vector store opened", uri=settings.milvus_uri)
 
@@ -51,7 +52,8 @@ class VectorStore:
     @traced
     async def ensure_collection(self, name: str, dimension: int) -> bool:
         """Create the collection if missing; True if it was created."""
-        return await asyncio.to_thread(self._ensure_collection, name, dimension)
+        async with self.creating:  # concurrent callers would both see it missing
+            return await asyncio.to_thread(self._ensure_collection, name, dimension)
 
     @traced
     async def upsert(self, name: str, ids: list[str], vectors: np.ndarray, metadata: list[dict[str, Any]]) -> int:

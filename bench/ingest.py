@@ -71,10 +71,9 @@ async def end_to_end(docs: list[dict[str, str]]) -> tuple[float, int, int]:
     finished: list[dict] = []
     while pending:
         await asyncio.sleep(0.05)
-        for job_id in list(pending):
-            job = await client.job(job_id)
-            if job and job["state"] in ("indexed", "failed"):
-                pending.discard(job_id)
+        for job in await client.jobs(list(pending)):
+            if job["state"] in ("indexed", "failed"):
+                pending.discard(job["id"])
                 finished.append(job)
     elapsed = time.perf_counter() - started
     chunks = sum((job["result"] or {}).get("chunks", 0) for job in finished)

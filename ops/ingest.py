@@ -55,10 +55,10 @@ async def ingest_jobs(client: Any, queued: list[dict[str, Any]], *, desc: str,
     with tqdm(total=0, unit="chunk", desc=desc, disable=quiet) as bar:
         while pending:
             await asyncio.sleep(_POLL_S)
-            for job_id in list(pending):
-                pending[job_id] = await client.job(job_id) or pending[job_id]
-                if pending[job_id]["state"] in ("indexed", "failed"):
-                    finished[job_id] = pending.pop(job_id)
+            for job in await client.jobs(list(pending)):
+                pending[job["id"]] = job
+                if job["state"] in ("indexed", "failed"):
+                    finished[job["id"]] = pending.pop(job["id"])
             _update(bar, [*pending.values(), *finished.values()])
     return [finished[job["id"]] for job in queued]
 

@@ -102,6 +102,11 @@ async def get(conn: AsyncConnection[dict[str, Any]], job_id: UUID) -> Job | None
     return Job(**row) if row else None
 
 
+async def many(conn: AsyncConnection[dict[str, Any]], job_ids: list[UUID]) -> list[Job]:
+    rows = await (await conn.execute(f"SELECT {_COLUMNS} FROM ingestion_jobs WHERE id = ANY(%s)", (job_ids,))).fetchall()
+    return [Job(**row) for row in rows]
+
+
 async def recent(conn: AsyncConnection[dict[str, Any]], limit: int = 10) -> list[Job]:
     rows = await (await conn.execute(
         f"SELECT {_COLUMNS} FROM ingestion_jobs ORDER BY created_at DESC LIMIT %s", (limit,))).fetchall()

@@ -1,0 +1,206 @@
+"""Retrieval latency over HTTP against the same pipeline in-process (run by hand).
+
+    .venv/bin/python bench/retrieval.py [--chunks 10000] [--requests 400] [--concurrency 1,8,32]
+
+Starts a local system (Ray, the actors, the gateway and the Retriever deployment) on throwaway
+stores (DATABASE_URL / REDIS_URL when set, else embedded), fills the corpus to `--chunks` chunks,
+then sends the eval questions to `POST /retrieve` at each concurrency, printing p50/p99 latency
+and requests per second, beside the same pipeline (`RetrieverApp.retrieve`, same actors) called
+in this process one request at a time. Target: served p50 <= 1.5x in-process p50.
+
+Filling: the shared eval passages are ingested through the Ingestor as they are (real vectors);
+the rest of the chunks are sentences of those passages recombined, written straight into the
+throwaway database and, with random unit vectors, into the Milvus collection — embedding 10,000
+chunks with the offline model would take over ten minutes and would not change what a search
+costs. Queries are always embedded for real. Needs ../shared/eval.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx  # noqa: E402
+import numpy as np  # noqa: E402
+import psycopg  # noqa: E402
+
+from bench.stores import database, redis  # noqa: E402
+from core.config import Settings, load_settings  # noqa: E402
+from core.db.migrate import migrate  # noqa: E402
+from ops.ray_local import prepare_environment, start_ray  # noqa: E402
+
+EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+
+
+def load(name: str) -> list[dict]:
+    with (EVAL / name).open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+async def ingest_eval(passages: list[dict]) -> None:
+    from actors.ingestion_client import Ingestion
+    from ops.ingest import ingest_jobs
+
+    client = Ingestion()
+    jobs = [await client.submit_file(p["text"].encode(), f"{p['id']}.txt", uri=f"eval:{p['id']}") for p in passages]
+    await ingest_jobs(client, jobs, desc="ingesting eval passages")
+
+
+async def fill(settings: Settings, passages: list[dict], target: int) -> int:
+    """Recombined-sentence chunks with random vectors until the corpus has `target` chunks."""
+    from actors import registry
+    from actors.tracing import call
+    from core.corpus.cache import bump_generation
+    from core.text.arabic import normalise_for_matching
+    import redis.asyncio as aioredis
+
+    rng = random.Random(7)
+    sentences = [s.strip() + "." for p in passages for s in p["text"].split(".") if len(s.split()) > 4]
+    async with await psycopg.AsyncConnection.connect(settings.DATABASE_URL or "", autocommit=True) as conn:
+        have = (await (await conn.execute("SELECT count(*) FROM chunks")).fetchone())[0]
+        collection, dimension = (await (await conn.execute(
+            "SELECT name, dimension FROM vector_collections WHERE state = 'active'")).fetchone())
+        missing = max(0, target - have)
+        doc = (await (await conn.execute(
+            "INSERT INTO documents (uri, title, media_type, content_sha256, language, visibility) "
+            "VALUES ('bench:filler', 'filler', 'text/plain', '-', 'en', 'public') RETURNING id")).fetchone())[0]
+        rows = []
+        for i in range(missing):
+            text = " ".join(rng.sample(sentences, 4))
+            rows.append((f"filler{i:08d}", doc, i, text, normalise_for_matching(text), "en", 100, 0, len(text)))
+        async with conn.cursor() as cur:
+            await cur.executemany("INSERT INTO chunks (id, document_id, ordinal, text, normalized_text, language, "
+                                  "token_count, char_start, char_end) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)", rows)
+    store = registry.get(registry.VECTOR_STORE)
+    for start in range(0, missing, 2000):
+        part = rows[start:start + 2000]
+        vectors = np.random.default_rng(start).normal(size=(len(part), dimension)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        meta = [{"document_id": doc, "source_id": 0, "language": "en", "visibility": "public"} for _ in part]
+        await call(store.upsert, collection, [r[0] for r in part], vectors, meta)
+    await call(store.flush, collection)
+    client = aioredis.Redis.from_url(settings.REDIS_URL or "")
+    await bump_generation(client)
+    await client.aclose()
+    return have + missing
+
+
+async def served(base: str, token: str, questions: list[str], concurrency: int) -> tuple[float, float, float]:
+    latencies: list[float] = []
+    queue = list(questions)
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        while queue:
+            question = queue.pop()
+            started = time.perf_counter()
+            answer = await http.post("/retrieve", json={"query": question, "k": 5},
+                                     headers={"Authorization": f"Bearer {token}"})
+            answer.raise_for_status()
+            latencies.append(time.perf_counter() - started)
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(http) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    cuts = statistics.quantiles(latencies, n=100)
+    return cuts[49] * 1000, cuts[98] * 1000, len(latencies) / elapsed
+
+
+async def in_process(settings: Settings, questions: list[str]) -> tuple[float, float, float]:
+    from serve_app.retriever import RetrieverApp
+
+    app = RetrieverApp(settings)
+    await app.retrieve(questions[0], 5)  # builds the lexical index
+    latencies = []
+    began = time.perf_counter()
+    for question in questions:
+        started = time.perf_counter()
+        await app.retrieve(question, 5)
+        latencies.append(time.perf_counter() - started)
+    elapsed = time.perf_counter() - began
+    cuts = statistics.quantiles(latencies, n=100)
+    return cuts[49] * 1000, cuts[98] * 1000, len(latencies) / elapsed
+
+
+async def admin_token(settings: Settings) -> str:
+    from core.db import api_tokens
+    from core.db.pool import open_pool
+
+    pool = await open_pool(settings.DATABASE_URL or "", max_size=2, name="bench")
+    async with pool.connection() as conn:
+        user = (await (await conn.execute(
+            "INSERT INTO users (first_name, tier) VALUES ('bench', 'standard') RETURNING id")).fetchone())["id"]
+    token = await api_tokens.issue(pool, user, "learner")
+    await pool.close()
+    return token
+
+
+async def run(settings: Settings, args: argparse.Namespace) -> None:
+    passages = [p for name in ("xquad", "piaf") for p in load(f"{name}/passages.jsonl")]
+    questions = [q["question"] for name in ("xquad", "piaf") for q in load(f"{name}/questions.jsonl")]
+    random.Random(3).shuffle(questions)
+    questions = questions[:args.requests]
+    await ingest_eval(passages)
+    total = await fill(settings, passages, args.chunks)
+    token = await admin_token(settings)
+    base = f"http://127.0.0.1:{settings.HTTP_PORT}"
+    await served(base, token, questions[:20], 4)  # warm-up: replicas, caches of the first questions
+    local50, local99, local_rate = await in_process(settings, questions)
+    print(f"index: {total} chunks; {len(questions)} questions (eval, shuffled); {os.cpu_count()} CPU(s)")
+    print(f"in-process pipeline, 1 at a time: p50 {local50:7.1f} ms  p99 {local99:7.1f} ms  {local_rate:7.1f} req/s")
+    print(f"{'HTTP conc.':>10} | {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} | {'p50 / in-process p50':>22}")
+    for concurrency in [int(c) for c in args.concurrency.split(",")]:
+        p50, p99, rate = await served(base, token, questions, concurrency)
+        print(f"{concurrency:>10} | {p50:8.1f} {p99:8.1f} {rate:8.1f} | {p50 / local50:21.2f}x", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--concurrency", default="1,8,32")
+    args = parser.parse_args()
+    if not EVAL.exists():
+        print(f"needs the shared passages at {EVAL}")
+        return 2
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "RAY_ADDRESS"):
+        os.environ.pop(name, None)
+    with database() as db_url, redis() as redis_url, tempfile.TemporaryDirectory(prefix="ustadh-bench-") as data:
+        migrate(db_url)
+        settings = load_settings(_env_file=None, DATA_DIR=data, DATABASE_URL=db_url, REDIS_URL=redis_url,
+                                 LOG_LEVEL="WARNING", HTTP_PORT=18123, RAY_NUM_CPUS=os.cpu_count() or 2)
+        from core.logs import setup_logging
+
+        setup_logging(settings, "bench")
+        prepare_environment(settings)
+        start_ray(settings, dashboard=False)
+        import ray
+        from ray import serve
+
+        from actors import registry
+        from serve_app.gateway import application
+
+        try:
+            handles = registry.start_actors(settings)
+            ray.get([h.ping.remote() for h in handles.values()])
+            serve.start(http_options={"host": "127.0.0.1", "port": settings.HTTP_PORT})
+            serve.run(application(settings), name="ustadh", route_prefix="/")
+            asyncio.run(run(settings, args))
+        finally:
+            serve.shutdown()
+            ray.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
