@@ -9,16 +9,17 @@ from psycopg_pool import AsyncConnectionPool
 
 from actors.ingestion_client import Ingestion
 from actors.wallet_client import Wallet
+from serve_app.retrieval_client import Retrieval
 from bot.middlewares.i18n import I18nMiddleware
 from bot.middlewares.request_id import RequestIdMiddleware
 from bot.middlewares.user import UserMiddleware
-from bot.routers import admin, fallback, ingestion, language, start
+from bot.routers import admin, fallback, ingestion, language, search, start
 from bot.routers import wallet as wallet_commands
 from bot.texts import Translator
 from core.config import Settings
 from core.db.users import LANGUAGES
 
-LEARNER_COMMANDS = ("start", "help", "language", "balance", "history")
+LEARNER_COMMANDS = ("start", "help", "language", "search", "balance", "history")
 
 
 def build_bot(settings: Settings) -> Bot:
@@ -31,12 +32,13 @@ def build_bot(settings: Settings) -> Bot:
 
 
 def build_dispatcher(settings: Settings, pool: AsyncConnectionPool) -> Dispatcher:
-    dp = Dispatcher(pool=pool, settings=settings, wallet=Wallet(settings), ingestion=Ingestion())
+    dp = Dispatcher(pool=pool, settings=settings, wallet=Wallet(settings), ingestion=Ingestion(),
+                    retrieval=Retrieval())
     dp.update.outer_middleware(RequestIdMiddleware())
     dp.update.outer_middleware(UserMiddleware(pool, settings.ADMIN_TELEGRAM_IDS))
     dp.update.outer_middleware(I18nMiddleware())
     dp.include_routers(start.make_router(), language.make_router(), wallet_commands.make_router(), admin.make_router(),
-                       ingestion.make_router(), fallback.make_router())
+                       ingestion.make_router(), search.make_router(), fallback.make_router())
     return dp
 
 

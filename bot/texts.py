@@ -19,13 +19,13 @@ CATALOG: Mapping[str, Mapping[str, str]] = {
     },
     "help": {
         "ar": "الأوامر:\n/start — البداية\n/help — هذه المساعدة\n/language — تغيير لغة الواجهة\n"
-              "/balance — رصيدي\n/history — سجل الحركات\n"
+              "/search — البحث في مادة الدرس\n/balance — رصيدي\n/history — سجل الحركات\n"
               "أو اكتب سؤالك مباشرة.",
         "fr": "Commandes :\n/start — accueil\n/help — cette aide\n/language — changer la langue\n"
-              "/balance — mon solde\n/history — historique\n"
+              "/search — chercher dans le cours\n/balance — mon solde\n/history — historique\n"
               "Ou écrivez directement votre question.",
         "en": "Commands:\n/start — welcome\n/help — this help\n/language — change the language\n"
-              "/balance — my balance\n/history — movements\n"
+              "/search — search the course material\n/balance — my balance\n/history — movements\n"
               "Or just type your question.",
     },
     "help_admin": {
@@ -235,6 +235,24 @@ CATALOG: Mapping[str, Mapping[str, str]] = {
     "reason_embedding": {"ar": "رفض نموذج الفهرسة النص", "fr": "le modèle d'indexation a refusé le texte",
                          "en": "the embedding model refused the text"},
     "reason_internal": {"ar": "خطأ داخلي", "fr": "erreur interne", "en": "internal error"},
+    "search_usage": {
+        "ar": "الاستعمال: ‎/search‎ سؤالك — مثال: ‎/search‎ كيف تتم تنقية الماء؟",
+        "fr": "Usage : /search votre question — par exemple : /search Comment purifier l'eau ?",
+        "en": "Usage: /search your question — e.g. /search How is water purified?",
+    },
+    "search_header": {"ar": "🔎 مقاطع من مادة الدرس:", "fr": "🔎 Passages du cours :",
+                      "en": "🔎 Passages from the course material:"},
+    "search_page": {"ar": "ص. {page}", "fr": "p. {page}", "en": "p. {page}"},
+    "search_none": {"ar": "لم أجد في مادة الدرس ما يجيب عن هذا السؤال.",
+                    "fr": "Je n'ai rien trouvé dans le cours qui réponde à cette question.",
+                    "en": "Nothing in the course material answers that question."},
+    "search_bad_query": {"ar": "لم أفهم السؤال. اكتبه بكلمات (حتى 2000 حرف).",
+                         "fr": "Je n'ai pas compris la question. Écrivez-la avec des mots (2 000 caractères au plus).",
+                         "en": "I couldn't read that question. Write it in words (up to 2,000 characters)."},
+    "search_unavailable": {"ar": "البحث غير متاح الآن؛ حاول بعد قليل.",
+                           "fr": "La recherche est momentanément indisponible ; réessayez bientôt.",
+                           "en": "Search is briefly unavailable; try again shortly."},
+    "cmd_search": {"ar": "البحث في الدرس", "fr": "Chercher dans le cours", "en": "Search the course"},
     "cmd_balance": {"ar": "رصيدي", "fr": "Mon solde", "en": "My balance"},
     "cmd_history": {"ar": "سجل الحركات", "fr": "Historique", "en": "History"},
     "cmd_start": {"ar": "البداية", "fr": "Accueil", "en": "Welcome"},

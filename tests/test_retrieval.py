@@ -14,11 +14,13 @@ import redis.asyncio as aioredis
 
 from actors.ingestion_client import Ingestion
 from actors.reranker import Reranker
+from bot.texts import CATALOG
 from core.db import api_tokens
 from tests.conftest import RaySystem, new_users
 from tests.corpus_texts import ARABIC_2, ENGLISH, ENGLISH_2, FRENCH_2
 from tests.fakes.openai import FakeOpenAI
-from tests.telegram_chat import bearer
+from tests.fakes.telegram import FakeTelegram
+from tests.telegram_chat import Chat, bearer, tg  # noqa: F401 - tg is a fixture
 from tests.test_ingestion import wait_job
 
 
@@ -122,3 +124,12 @@ async def test_llm_reranker_breaker_opens_and_recovers(settings: Any) -> None:
         assert reranker.breaker.state == "half_open"
         assert await reranker.rerank("question ?", passages) == [2, 0, 1]
         assert reranker.breaker.state == "closed"
+
+
+async def test_bot_search_goes_through_the_deployment_handle(corpus: None, tg: FakeTelegram) -> None:
+    learner = Chat(tg, 780_001, "ar")
+    answer = await learner.say("/search كيف يمكن تنقية الماء قبل شربه؟")
+    assert answer.startswith(CATALOG["search_header"]["ar"]) and "الماء أساس الحياة" in answer.split("<b>2.")[0]
+    assert len(answer) <= 4096
+    assert await learner.say("/search 😀🎉") == CATALOG["search_bad_query"]["ar"]
+    assert await learner.say("/search") == CATALOG["search_usage"]["ar"]
