@@ -20,15 +20,13 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.stores import database, redis  # noqa: E402
-from core.config import Settings, load_settings  # noqa: E402
-from core.db.migrate import migrate  # noqa: E402
+from bench.stores import offline_settings  # noqa: E402
+from core.config import Settings  # noqa: E402
 from core.embeddings import OfflineEmbedder  # noqa: E402
 from core.ingest.prepare import cut, profile  # noqa: E402
 from core.text.chunking import ChunkSettings  # noqa: E402
@@ -109,16 +107,8 @@ def main() -> int:
     if not EVAL.exists():
         print(f"needs the shared passages at {EVAL}")
         return 2
-    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "RAY_ADDRESS"):
-        os.environ.pop(name, None)
     docs = passages(args.documents)
-    with database() as db_url, redis() as redis_url, tempfile.TemporaryDirectory(prefix="ustadh-bench-") as data:
-        migrate(db_url)
-        settings = load_settings(_env_file=None, DATA_DIR=data, DATABASE_URL=db_url, REDIS_URL=redis_url,
-                                 LOG_LEVEL="WARNING", RAY_NUM_CPUS=os.cpu_count() or 2)
-        from core.logs import setup_logging
-
-        setup_logging(settings, "bench")
+    with offline_settings() as settings:
         texts = chunk_texts(docs, settings)
         batcher_texts = (texts * (args.texts // max(1, len(texts)) + 1))[:args.texts]
         limit = raw_rate(texts)

@@ -23,7 +23,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,9 +32,8 @@ import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 
-from bench.stores import database, redis  # noqa: E402
-from core.config import Settings, load_settings  # noqa: E402
-from core.db.migrate import migrate  # noqa: E402
+from bench.stores import offline_settings  # noqa: E402
+from core.config import Settings  # noqa: E402
 from ops.ray_local import prepare_environment, start_ray  # noqa: E402
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
@@ -60,8 +58,9 @@ async def fill(settings: Settings, passages: list[dict], target: int) -> int:
     from actors import registry
     from actors.tracing import call
     from core.corpus.cache import bump_generation
-    from core.text.arabic import normalise_for_matching
     import redis.asyncio as aioredis
+
+    from core.text.arabic import normalise_for_matching
 
     rng = random.Random(7)
     sentences = [s.strip() + "." for p in passages for s in p["text"].split(".") if len(s.split()) > 4]
@@ -173,15 +172,7 @@ def main() -> int:
     if not EVAL.exists():
         print(f"needs the shared passages at {EVAL}")
         return 2
-    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "RAY_ADDRESS"):
-        os.environ.pop(name, None)
-    with database() as db_url, redis() as redis_url, tempfile.TemporaryDirectory(prefix="ustadh-bench-") as data:
-        migrate(db_url)
-        settings = load_settings(_env_file=None, DATA_DIR=data, DATABASE_URL=db_url, REDIS_URL=redis_url,
-                                 LOG_LEVEL="WARNING", HTTP_PORT=18123, RAY_NUM_CPUS=os.cpu_count() or 2)
-        from core.logs import setup_logging
-
-        setup_logging(settings, "bench")
+    with offline_settings(HTTP_PORT=18123) as settings:
         prepare_environment(settings)
         start_ray(settings, dashboard=False)
         import ray

@@ -1,8 +1,10 @@
 """Throwaway PostgreSQL and Redis for the benchmarks: the configured servers (DATABASE_URL,
-REDIS_URL; a fresh database is created and dropped), else embedded ones in a temporary directory."""
+REDIS_URL; a fresh database is created and dropped), else embedded ones in a temporary directory;
+and `offline_settings`, the settings of a throwaway offline system on them."""
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +13,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from core.config import Settings, load_settings
+from core.db.migrate import migrate
+from core.logs import setup_logging
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis
 
 
@@ -27,13 +32,7 @@ def database() -> Iterator[str]:
             with psycopg.connect(external, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         return
-    directory = Path("/tmp") / f"ustadh-bench-{uuid.uuid4().hex[:8]}"
-    directory.mkdir(mode=0o755)
-    server = EmbeddedPostgres(directory)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    yield from _embedded(EmbeddedPostgres)
 
 
 @contextmanager
@@ -42,10 +41,27 @@ def redis() -> Iterator[str]:
     if external:
         yield external
         return
-    directory = Path("/tmp") / f"ustadh-bench-{uuid.uuid4().hex[:8]}"
+    yield from _embedded(EmbeddedRedis)
+
+
+def _embedded(server_class: type[EmbeddedPostgres] | type[EmbeddedRedis]) -> Iterator[str]:
+    directory = Path("/tmp") / f"ustadh-bench-{uuid.uuid4().hex[:8]}"  # short, outside /root: see tests/conftest.py
     directory.mkdir(mode=0o755)
-    server = EmbeddedRedis(directory)
+    server = server_class(directory)
     try:
         yield server.start()
     finally:
         server.stop()
+
+
+@contextmanager
+def offline_settings(**overrides: object) -> Iterator[Settings]:
+    """Migrated throwaway stores, a temporary DATA_DIR, the offline models (OPENAI_* ignored)."""
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "RAY_ADDRESS"):
+        os.environ.pop(name, None)
+    with database() as db_url, redis() as redis_url, tempfile.TemporaryDirectory(prefix="ustadh-bench-") as data:
+        migrate(db_url)
+        settings = load_settings(_env_file=None, DATA_DIR=data, DATABASE_URL=db_url, REDIS_URL=redis_url,
+                                 LOG_LEVEL="WARNING", RAY_NUM_CPUS=os.cpu_count() or 2, **overrides)
+        setup_logging(settings, "bench")
+        yield settings
