@@ -3,7 +3,8 @@
     .venv/bin/python bench/ingest.py [--documents 120] [--texts 640] [--callers 32]
 
 1. limit: the model embeds, in this process, in batches of 64, the very chunks ingestion will cut
-   from the shared passages (XQuAD ar/en, PIAF fr; one document per passage): chunks/s.
+   from the shared passages (XQuAD ar/en, PIAF fr; one document per passage): chunks/s, measured
+   before and after the system runs and averaged (the model's own rate drifts by a fifth here).
 2. end to end: a local Ray with the system actors (vector store, embedding batcher, ingestor)
    ingests those documents (submitted at once, as `ustadh ingest` does); chunks indexed per
    second from the first submission to the last job indexed. Target >= 0.8 of the limit.
@@ -68,7 +69,7 @@ async def end_to_end(docs: list[dict[str, str]]) -> tuple[float, int, int]:
     pending = {job["id"] for job in jobs}
     finished: list[dict] = []
     while pending:
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.25)  # polling costs CPU the model needs; 0.25 s is < 1% of a run
         for job in await client.jobs(list(pending)):
             if job["state"] in ("indexed", "failed"):
                 pending.discard(job["id"])
@@ -111,7 +112,7 @@ def main() -> int:
     with offline_settings() as settings:
         texts = chunk_texts(docs, settings)
         batcher_texts = (texts * (args.texts // max(1, len(texts)) + 1))[:args.texts]
-        limit = raw_rate(texts)
+        limit_before = raw_rate(texts)
         raw64 = raw_rate(batcher_texts)
         prepare_environment(settings)
         start_ray(settings, dashboard=False)
@@ -126,9 +127,10 @@ def main() -> int:
             through, mean_batch = asyncio.run(batcher_rate(batcher_texts, args.callers))
         finally:
             ray.shutdown()
+        limit = (limit_before + raw_rate(texts)) / 2  # the model's rate drifts between runs on a shared VM
     print(f"model: offline {OfflineEmbedder.name}; chunks of {settings.CHUNK_TOKENS} tokens; {os.cpu_count()} CPU(s)")
     print(f"end to end  {len(docs)} documents, {chunks} chunks ({failed} failed jobs): {rate:8.1f} chunks/s | "
-          f"model limit, in-process batches of 64: {limit:8.1f} chunks/s | ratio {rate / limit:5.2f} (target >= 0.8)")
+          f"model limit, in-process batches of 64: {limit:8.1f} chunks/s (before {limit_before:.1f}) | ratio {rate / limit:5.2f} (target >= 0.8)")
     print(f"batcher     {args.callers} callers x 1 text: {through:8.1f} chunks/s (mean batch {mean_batch:.1f}) | "
           f"raw batches of 64: {raw64:8.1f} chunks/s | ratio {through / raw64:5.2f} (target >= 0.8)")
     return 0
