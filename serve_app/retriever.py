@@ -39,7 +39,9 @@ from core.resilience.breaker import CircuitBreaker
 from core.retrieval.bm25 import LexicalIndex
 from core.retrieval.pipeline import Trace, retrieve
 from core.retrieval.query import Query, parse
+from serve_app.loopback import keep_replica_grpc_on_loopback
 
+keep_replica_grpc_on_loopback()  # this module is what a Retriever replica imports
 _REFRESH_S = 0.5
 _CACHE_TTL_S = 3600
 
@@ -170,8 +172,12 @@ class _Ports:
         condition = 'visibility == "public"'
         if self.source_ids is not None:
             condition = f"source_id in {[int(s) for s in self.source_ids]}"
-        [hits] = await call(self.app.actor(registry.VECTOR_STORE).search, collection.name, vector[None, :], limit,
-                            condition)
+        try:
+            [hits] = await call(self.app.actor(registry.VECTOR_STORE).search, collection.name, vector[None, :], limit,
+                                condition)
+        except (RayTaskError, RayActorError) as exc:
+            logger.warning("vector search failed; answering from BM25 alone", error=str(exc)[:300])
+            return []
         return [hit["id"] for hit in hits]
 
     async def lexical(self, query: Query, limit: int) -> list[str]:

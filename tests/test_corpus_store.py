@@ -61,7 +61,21 @@ async def test_near_duplicates_are_found_within_three_bits_only(pool: Any) -> No
     assert far is None
 
 
-async def test_a_new_model_builds_beside_the_active_collection_until_it_is_complete(pool: Any) -> None:
+@pytest_asyncio.fixture
+async def collections_restored(pool: Any) -> Any:
+    """The session's collections as they were: the running system's readers use the active one."""
+    async with pool.connection() as conn:
+        before = await store.active_collection(conn)
+        names = [r["name"] for r in await (await conn.execute("SELECT name FROM vector_collections")).fetchall()]
+    yield
+    async with pool.connection() as conn:
+        await conn.execute("DELETE FROM vector_collections WHERE NOT (name = ANY(%s))", (names,))
+        if before is not None:
+            await store.activate(conn, before.name)
+
+
+async def test_a_new_model_builds_beside_the_active_collection_until_it_is_complete(
+        pool: Any, collections_restored: None) -> None:
     model = f"model-{uuid.uuid4().hex[:6]}"
     async with pool.connection() as conn:
         first = await store.ensure_collection(conn, model, "1", 8)
