@@ -265,9 +265,7 @@ class Ingestor:
                                    content_sha256=content_sha256(data))
 
     async def _input(self, job: Job, files: JobFiles) -> tuple[bytes, str | None, str | None]:
-        if job.payload_path:
-            return await asyncio.to_thread(files.read_input), job.filename, job.media_type
-        if files.input.exists():  # downloaded by an earlier attempt
+        if job.payload_path or files.input.exists():  # uploaded, or downloaded by an earlier attempt
             return await asyncio.to_thread(files.read_input), job.filename, job.media_type
         fetched = await fetch_url(job.input_uri, max_bytes=self.settings.ingest_max_bytes,
                                   timeout_s=self.settings.INGEST_FETCH_TIMEOUT_S)
