@@ -44,6 +44,11 @@ class Ingestion:
     async def recent(self, limit: int = 10) -> list[dict[str, Any]]:
         return await self._call("recent", limit)
 
+    async def reindex_step(self, limit: int = 256) -> dict[str, Any]:
+        """Embed up to `limit` chunks the current model has no vector for (0: only count them); the
+        collection becomes the one readers use once none is left. {"collection", "done", "remaining", "active"}."""
+        return await self._call("reindex_step", limit)
+
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         try:
             if self._handle is None:

@@ -10,16 +10,18 @@ from psycopg_pool import AsyncConnectionPool
 from actors.ingestion_client import Ingestion
 from actors.wallet_client import Wallet
 from serve_app.retrieval_client import Retrieval
+from serve_app.tutor_client import Tutor
 from bot.middlewares.i18n import I18nMiddleware
 from bot.middlewares.request_id import RequestIdMiddleware
+from bot.middlewares.retry_after import RetryAfterMiddleware
 from bot.middlewares.user import UserMiddleware
-from bot.routers import admin, fallback, ingestion, language, search, start
+from bot.routers import admin, chat, errors, fallback, ingestion, language, quiz, reindex, search, start
 from bot.routers import wallet as wallet_commands
 from bot.texts import Translator
 from core.config import Settings
 from core.db.users import LANGUAGES
 
-LEARNER_COMMANDS = ("start", "help", "language", "search", "balance", "history")
+LEARNER_COMMANDS = ("start", "help", "quiz", "score", "new", "search", "balance", "history", "language")
 
 
 def build_bot(settings: Settings) -> Bot:
@@ -28,17 +30,20 @@ def build_bot(settings: Settings) -> Bot:
     session = AiohttpSession()
     if settings.TELEGRAM_API_BASE:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.TELEGRAM_API_BASE, is_local=False))
+    session.middleware(RetryAfterMiddleware())
     return Bot(settings.TELEGRAM_BOT_TOKEN.get_secret_value(), session=session)
 
 
-def build_dispatcher(settings: Settings, pool: AsyncConnectionPool) -> Dispatcher:
+def build_dispatcher(settings: Settings, pool: AsyncConnectionPool, tutor: Tutor | None = None) -> Dispatcher:
+    """`tutor` defaults to the running system's Tutor deployment (tests may pass another app's)."""
     dp = Dispatcher(pool=pool, settings=settings, wallet=Wallet(settings), ingestion=Ingestion(),
-                    retrieval=Retrieval())
+                    retrieval=Retrieval(), tutor=tutor or Tutor())
     dp.update.outer_middleware(RequestIdMiddleware())
     dp.update.outer_middleware(UserMiddleware(pool, settings.ADMIN_TELEGRAM_IDS))
     dp.update.outer_middleware(I18nMiddleware())
-    dp.include_routers(start.make_router(), language.make_router(), wallet_commands.make_router(), admin.make_router(),
-                       ingestion.make_router(), search.make_router(), fallback.make_router())
+    dp.include_routers(errors.make_router(), start.make_router(), language.make_router(), wallet_commands.make_router(), admin.make_router(),
+                       ingestion.make_router(), reindex.make_router(), search.make_router(), quiz.make_router(),
+                       chat.make_router(), fallback.make_router())
     return dp
 
 

@@ -19,25 +19,31 @@ CATALOG: Mapping[str, Mapping[str, str]] = {
     },
     "help": {
         "ar": "الأوامر:\n/start — البداية\n/help — هذه المساعدة\n/language — تغيير لغة الواجهة\n"
-              "/search — البحث في مادة الدرس\n/balance — رصيدي\n/history — سجل الحركات\n"
+              "/quiz — اختبار قصير\n/score — نتيجتي\n/new — محادثة جديدة\n/search — البحث في مادة الدرس\n/balance — رصيدي\n/history — سجل الحركات\n"
               "أو اكتب سؤالك مباشرة.",
         "fr": "Commandes :\n/start — accueil\n/help — cette aide\n/language — changer la langue\n"
-              "/search — chercher dans le cours\n/balance — mon solde\n/history — historique\n"
+              "/quiz — un quiz\n/score — mon score\n/new — nouvelle conversation\n/search — chercher dans le cours\n/balance — mon solde\n/history — historique\n"
               "Ou écrivez directement votre question.",
         "en": "Commands:\n/start — welcome\n/help — this help\n/language — change the language\n"
-              "/search — search the course material\n/balance — my balance\n/history — movements\n"
+              "/quiz — a quiz\n/score — my score\n/new — new conversation\n/search — search the course material\n/balance — my balance\n/history — movements\n"
               "Or just type your question.",
     },
     "help_admin": {
         "ar": "أوامر المشرف:\n/topup <المستخدم> <المبلغ>\n/tier <المستخدم> <الفئة>\n/token <المستخدم>\n"
-              "/ingest <الرابط> — إضافة صفحة ويب إلى المادة\n/jobs — مهام الإضافة الأخيرة\n"
+              "/users — آخر المستخدمين\n/role <المستخدم> <learner|teacher|admin>\n/stats — إحصاءات آخر 7 أيام\n"
+              "/ingest <الرابط> — إضافة صفحة ويب إلى المادة (أو ردًا على رسالة فيها ملف)\n"
+              "/jobs — مهام الإضافة الأخيرة\n/reindex — إعادة فهرسة المادة بنموذج التضمين الحالي\n"
               "أرسل ملفًا (PDF أو HTML أو Markdown أو نص أو DOCX) لإضافته إلى مادة الدرس.",
         "fr": "Commandes d'administration :\n/topup <utilisateur> <montant>\n/tier <utilisateur> <offre>\n"
-              "/token <utilisateur>\n/ingest <URL> — ajouter une page web au cours\n"
-              "/jobs — dernières importations\nEnvoyez un fichier (PDF, HTML, Markdown, texte, DOCX) pour "
-              "l'ajouter au cours.",
+              "/token <utilisateur>\n/users — derniers utilisateurs\n/role <utilisateur> <learner|teacher|admin>\n"
+              "/stats — statistiques des 7 derniers jours\n/ingest <URL> — ajouter une page web au cours "
+              "(ou en réponse à un message avec un fichier)\n/jobs — dernières importations\n"
+              "/reindex — réindexer le cours avec le modèle d'embeddings actuel\n"
+              "Envoyez un fichier (PDF, HTML, Markdown, texte, DOCX) pour l'ajouter au cours.",
         "en": "Admin commands:\n/topup <user> <amount>\n/tier <user> <tier>\n/token <user>\n"
-              "/ingest <URL> — add a web page to the course material\n/jobs — recent ingestion jobs\n"
+              "/users — latest users\n/role <user> <learner|teacher|admin>\n/stats — the last 7 days\n"
+              "/ingest <URL> — add a web page to the course material (or reply with it to a message with a file)\n"
+              "/jobs — recent ingestion jobs\n/reindex — reindex the material with the current embedding model\n"
               "Send a file (PDF, HTML, Markdown, text, DOCX) to add it to the course material.",
     },
     "language_prompt": {
@@ -258,6 +264,89 @@ CATALOG: Mapping[str, Mapping[str, str]] = {
     "cmd_start": {"ar": "البداية", "fr": "Accueil", "en": "Welcome"},
     "cmd_help": {"ar": "المساعدة", "fr": "Aide", "en": "Help"},
     "cmd_language": {"ar": "تغيير اللغة", "fr": "Changer la langue", "en": "Change the language"},
+    "unknown_command": {"ar": "لا أعرف هذا الأمر. اكتب /help لرؤية الأوامر.",
+                        "fr": "Je ne connais pas cette commande. Tapez /help pour voir les commandes.",
+                        "en": "I don't know that command. Type /help to see the commands."},
+    "text_only": {"ar": "أرسل سؤالك نصًّا مكتوبًا، وسأجيبك من مادة الدرس.",
+                  "fr": "Écrivez votre question en texte et je réponds à partir du cours.",
+                  "en": "Send your question as text and I'll answer from the course material."},
+    "cmd_quiz": {"ar": "اختبار قصير", "fr": "Quiz", "en": "Quiz"},
+    "cmd_score": {"ar": "نتيجتي", "fr": "Mon score", "en": "My score"},
+    "cmd_new": {"ar": "محادثة جديدة", "fr": "Nouvelle conversation", "en": "New conversation"},
+    "refused_bad_query": {"ar": "لم أفهم السؤال. اكتبه بكلمات (حتى 2000 حرف).",
+                          "fr": "Je n'ai pas compris la question. Écrivez-la avec des mots (2000 caractères au plus).",
+                          "en": "I couldn't read that question. Write it in words (2,000 characters at most)."},
+    "refused_rate_limited": {"ar": "أسئلة كثيرة في وقت قصير. حاول بعد {seconds} ثانية.",
+                             "fr": "Trop de questions d'un coup. Réessayez dans {seconds} s.",
+                             "en": "Too many questions at once. Try again in {seconds} s."},
+    "refused_busy": {"ar": "الخدمة مشغولة جدًا الآن؛ أعد المحاولة بعد لحظة.",
+                     "fr": "Le service est très chargé ; réessayez dans un instant.",
+                     "en": "The service is very busy right now; try again in a moment."},
+    "refused_quota": {"ar": "بلغت حدّ أسئلتك اليومي. يتجدد الحد غدًا، أو اطلب من المشرف ترقية فئتك.",
+                      "fr": "Vous avez atteint votre quota de questions du jour. Il se renouvelle demain.",
+                      "en": "You've reached today's question quota. It renews tomorrow."},
+    "refused_insufficient_credit": {"ar": "رصيدك لا يكفي لهذا الطلب، ولم يُخصم منك شيء. اكتب /balance لمعرفة رصيدك.",
+                                    "fr": "Votre crédit ne suffit pas pour cette demande ; rien n'a été débité. "
+                                          "Tapez /balance pour voir votre solde.",
+                                    "en": "Your credit is not enough for this request; nothing was charged. "
+                                          "Type /balance to see your balance."},
+    "refused_unavailable": {"ar": "تعذّرت الإجابة الآن، ولم يُخصم منك شيء. حاول بعد قليل.",
+                            "fr": "Impossible de répondre pour l'instant ; rien n'a été débité. Réessayez bientôt.",
+                            "en": "I couldn't answer right now; nothing was charged. Please try again shortly."},
+    "refused_unknown_user": {"ar": "اكتب /start أولًا.", "fr": "Tapez d'abord /start.", "en": "Type /start first."},
+    "refused_no_material": {"ar": "لم أجد في مادة الدرس ما يكفي لاختبار عن هذا الموضوع، ولم يُخصم منك شيء.",
+                            "fr": "Le cours ne contient pas assez de matière sur ce sujet pour un quiz ; rien n'a été "
+                                  "débité.",
+                            "en": "The course material has too little on this topic for a quiz; nothing was charged."},
+    "refused_bad_count": {"ar": "عدد الأسئلة من 1 إلى {detail}.", "fr": "Le nombre de questions va de 1 à {detail}.",
+                          "en": "The number of questions must be from 1 to {detail}."},
+    "memory_cleared": {"ar": "بدأنا محادثة جديدة.", "fr": "Nouvelle conversation : j'ai oublié les échanges précédents.",
+                       "en": "New conversation: I've forgotten what we said before."},
+    "answer_fallback_note": {"ar": "(إجابة مقتبسة من المادة مباشرة)", "fr": "(réponse tirée directement du cours)",
+                             "en": "(answer quoted directly from the course material)"},
+    "quiz_usage": {"ar": "اكتب: /quiz <الموضوع> [عدد الأسئلة]\nمثال: /quiz التمثيل الضوئي 3",
+                   "fr": "Écrivez : /quiz <sujet> [nombre de questions]\nExemple : /quiz photosynthèse 3",
+                   "en": "Type: /quiz <topic> [number of questions]\nExample: /quiz photosynthesis 3"},
+    "quiz_intro": {"ar": "📝 اختبار من {count} أسئلة ({reviews} للمراجعة).",
+                   "fr": "📝 Quiz de {count} questions (dont {reviews} à revoir).",
+                   "en": "📝 A quiz of {count} questions ({reviews} for review)."},
+    "score": {"ar": "نتيجتك: {correct} من {answered} إجابة صحيحة (هذا الأسبوع: {correct_week} من {answered_week}).\n"
+                    "أسئلة للمراجعة: {due}",
+              "fr": "Votre score : {correct} bonnes réponses sur {answered} (cette semaine : {correct_week} sur "
+                    "{answered_week}).\nQuestions à revoir : {due}",
+              "en": "Your score: {correct} right out of {answered} (this week: {correct_week} of {answered_week}).\n"
+                    "Questions to review: {due}"},
+    "users_header": {"ar": "المستخدمون ({count}):", "fr": "Utilisateurs ({count}) :", "en": "Users ({count}):"},
+    "user_line": {"ar": "#{id} · {name} · {role} · {tier}", "fr": "#{id} · {name} · {role} · {tier}",
+                  "en": "#{id} · {name} · {role} · {tier}"},
+    "role_usage": {"ar": "اكتب: /role <المستخدم> <learner|teacher|admin>",
+                   "fr": "Écrivez : /role <utilisateur> <learner|teacher|admin>",
+                   "en": "Type: /role <user> <learner|teacher|admin>"},
+    "role_done": {"ar": "أصبح دور {user}: {role}.", "fr": "Le rôle de {user} est maintenant : {role}.",
+                  "en": "{user} now has the role: {role}."},
+    "stats_caption": {"ar": "المستخدمون: {users}\nأسئلة اليوم: {questions}\nالرصيد المنفق اليوم: {spent}\n"
+                            "زمن الاستجابة p95 اليوم: {p95}",
+                      "fr": "Utilisateurs : {users}\nQuestions aujourd'hui : {questions}\nCrédits dépensés aujourd'hui : "
+                            "{spent}\nLatence p95 aujourd'hui : {p95}",
+                      "en": "Users: {users}\nQuestions today: {questions}\nCredits spent today: {spent}\n"
+                            "p95 latency today: {p95}"},
+    "reindex_started": {"ar": "بدأت إعادة الفهرسة بالنموذج {model}.",
+                        "fr": "Réindexation lancée avec le modèle {model}.",
+                        "en": "Reindexing started with the model {model}."},
+    "reindex_progress": {"ar": "إعادة الفهرسة: {done}/{total}", "fr": "Réindexation : {done}/{total}",
+                         "en": "Reindexing: {done}/{total}"},
+    "reindex_done": {"ar": "اكتملت إعادة الفهرسة: {total} مقطعًا بالنموذج {model}.",
+                     "fr": "Réindexation terminée : {total} passages avec le modèle {model}.",
+                     "en": "Reindexing finished: {total} chunks with the model {model}."},
+    "ingest_reply_usage": {"ar": "أرسل /ingest ردًا على رسالة فيها ملف، أو /ingest <الرابط>.",
+                           "fr": "Envoyez /ingest en réponse à un message contenant un fichier, ou /ingest <URL>.",
+                           "en": "Send /ingest as a reply to a message with a file, or /ingest <URL>."},
+    "reindex_running": {"ar": "إعادة الفهرسة جارية بالفعل.", "fr": "Une réindexation est déjà en cours.",
+                        "en": "A reindex is already running."},
+    "reindex_failed": {"ar": "توقفت إعادة الفهرسة بعد {done} مقطعًا؛ أعد /reindex لاحقًا لإكمالها.",
+                       "fr": "Réindexation interrompue après {done} passages ; relancez /reindex plus tard pour la "
+                             "terminer.",
+                       "en": "Reindexing stopped after {done} chunks; run /reindex again later to finish it."},
 }
 
 LANGUAGE_NAMES: Mapping[str, str] = {"ar": "العربية", "fr": "Français", "en": "English"}

@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     INGEST_RETRY_BASE_S: float = Field(2.0, gt=0, le=3600)
     INGEST_FETCH_TIMEOUT_S: float = Field(30.0, gt=0, le=600)
     CHUNK_CACHE_TTL_S: int = Field(86_400, ge=1)
+    LLM_TIMEOUT_S: float = Field(30.0, gt=0, le=600)
+    LLM_BREAKER_FAILURES: int = Field(3, ge=1, le=100)
+    LLM_BREAKER_COOLDOWN_S: float = Field(30.0, gt=0, le=3600)
+    ANSWER_CONTEXT_TOKENS: int = Field(3000, ge=256, le=100_000)
+    MEMORY_TURNS: int = Field(3, ge=0, le=20)
+    MEMORY_TTL_S: int = Field(1800, ge=1)
+    RATE_LIMIT_GLOBAL_PER_S: int = Field(50, ge=1)
+    QUIZ_MAX_QUESTIONS: int = Field(10, ge=1, le=20)
+    STREAM_INTERVAL_S: float = Field(1.0, ge=0.05, le=10)
     LOG_JSON: bool = False
     LOG_LEVEL: LogLevel = LogLevel.INFO
 

@@ -24,9 +24,10 @@ from core.db.pool import open_pool
 class Resources:
     """Clients shared by the requests of one replica; the PostgreSQL pool opens on first use."""
 
-    def __init__(self, settings: Settings, retriever: Any = None) -> None:
+    def __init__(self, settings: Settings, retriever: Any = None, tutor: Any = None) -> None:
         self.settings = settings
         self.retriever = retriever  # the Retriever deployment's handle
+        self.tutor = tutor  # the Tutor deployment's handle
         self.wallet = Wallet(settings)
         self.ingestion = Ingestion()
         self._pool: AsyncConnectionPool | None = None

@@ -23,12 +23,13 @@ from core.config import Settings, load_settings
 from core.logs import setup_logging
 from core.ledger.errors import LedgerError
 from core.request_id import bound
-from serve_app import deps, ingestion_api, retrieval_api, wallet_api
+from serve_app import deps, ingestion_api, retrieval_api, tutor_api, wallet_api
 from serve_app.deps import Resources
 from serve_app.errors import ledger_error
 from serve_app.health import HealthReport, summary
 from serve_app.loopback import keep_replica_grpc_on_loopback
 from serve_app.retriever import Retriever
+from serve_app.tutor import Tutor
 from serve_app.metrics import (COMPONENT_UP, HTTP_LATENCY, HTTP_REQUESTS, PROBE_LATENCY, gateway_metrics,
                                ray_node_metrics)
 
@@ -37,6 +38,7 @@ api = FastAPI(title="Ustadh API", version="0.1.0")
 api.include_router(wallet_api.router)
 api.include_router(ingestion_api.router)
 api.include_router(retrieval_api.router)
+api.include_router(tutor_api.router)
 api.add_exception_handler(LedgerError, ledger_error)
 
 
@@ -55,14 +57,14 @@ async def request_context(request: Request, call_next: Callable[[Request], Await
 
 
 class GatewayApp:
-    def __init__(self, settings: Settings, retriever: Any = None) -> None:
+    def __init__(self, settings: Settings, retriever: Any = None, tutor: Any = None) -> None:
         setup_logging(settings, "gateway")
         self.settings = settings
         self.redis = aioredis.Redis.from_url(settings.REDIS_URL or "", socket_connect_timeout=1,
                                              socket_timeout=settings.HEALTH_TIMEOUT_S)
         self.health = HealthReport(settings, self.redis)
-        deps.install(Resources(settings, retriever))
-        self.retriever = retriever
+        deps.install(Resources(settings, retriever, tutor))
+        self.retriever, self.tutor = retriever, tutor
         self.bot: Any = None
         if settings.TELEGRAM_BOT_TOKEN is not None:
             import actors.telegram_bot  # noqa: F401 - loads aiogram now, not inside the first webhook call
@@ -74,13 +76,15 @@ class GatewayApp:
             COMPONENT_UP.labels(name).set(1 if result.up else 0)
             PROBE_LATENCY.labels(name).set(result.latency_ms)
         body = summary(report)
-        if self.retriever is not None:
-            body["retrieval"] = await self._retrieval_status()
+        for name, deployment in (("retrieval", self.retriever), ("tutor", self.tutor)):
+            if deployment is not None:
+                body[name] = await self._deployment_status(deployment)
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
-    async def _retrieval_status(self) -> dict[str, Any]:
+    async def _deployment_status(self, deployment: Any) -> dict[str, Any]:
+        """A deployment's breaker state (embeddings for retrieval, the LLM for the tutor)."""
         try:
-            return await asyncio.wait_for(self.retriever.status.remote(), self.settings.HEALTH_TIMEOUT_S)
+            return await asyncio.wait_for(deployment.status.remote(), self.settings.HEALTH_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - health must answer whatever the replica does
             return {"error": f"{type(exc).__name__}: {exc}"[:200]}
 
@@ -113,8 +117,10 @@ Gateway = serve.deployment(ray_actor_options={"num_cpus": 0.2}, max_ongoing_requ
 
 
 def application(settings: Settings) -> serve.Application:
-    """The Serve application: the gateway, composed with the Retriever deployment through a handle."""
-    return Gateway.bind(settings, Retriever.bind(settings))
+    """The Serve application: the gateway, composed through handles with the Retriever and the Tutor
+    (which itself holds the Retriever's handle)."""
+    retriever = Retriever.bind(settings)
+    return Gateway.bind(settings, retriever, Tutor.bind(settings, retriever))
 
 
 def build_app(args: dict[str, str]) -> serve.Application:

@@ -8,6 +8,7 @@ temporary DATA_DIR. Ray is pointed at loopback before it is first imported.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 import pytest_asyncio
+import redis
 
 from ops.ray_local import LOOPBACK_ENV
 
@@ -73,8 +75,13 @@ def database_url(data_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_url(data_dir: Path) -> Iterator[str]:
     external = _EXTERNAL["REDIS_URL"]
-    if external is not None:
-        yield external
+    if external is not None:  # a database of its own (1-15, emptied), so counters of earlier runs don't leak in
+        url = urlunsplit(urlsplit(external)._replace(path=f"/{random.randint(1, 15)}"))
+        client = redis.Redis.from_url(url)
+        client.flushdb()
+        yield url
+        client.flushdb()
+        client.close()
         return
     server = EmbeddedRedis(data_dir)
     yield server.start()

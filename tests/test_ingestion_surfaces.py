@@ -59,7 +59,7 @@ async def test_learners_cannot_ingest(tg: FakeTelegram) -> None:
 
 async def test_ingest_command_needs_a_url(admin_in: Any) -> None:
     admin = await admin_in("fr")
-    assert await admin.say("/ingest") == CATALOG["ingest_usage"]["fr"]
+    assert await admin.say("/ingest") == CATALOG["ingest_reply_usage"]["fr"]
     assert await admin.say("/ingest not a url") == CATALOG["ingest_usage"]["fr"]
 
 

@@ -1,22 +1,29 @@
-"""Admin commands: /topup, /tier, /token. Refused, with a message, to everyone who is not an admin."""
+"""Admin commands: /topup, /tier, /token, /users, /role, /stats. Refused, with a message, to everyone
+who is not an admin."""
 from __future__ import annotations
+
+import asyncio
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.types import BufferedInputFile, Message
 from psycopg_pool import AsyncConnectionPool
 
 from actors.wallet_client import Wallet
 from bot.filters import IsAdmin
 from bot.ledger_errors import explain
+from bot.stats_chart import render_chart
 from bot.texts import Translator
 from core.db import api_tokens, users
-from core.db.users import TIERS, User
+from core.db.users import ROLES, TIERS, User
 from core.ledger.errors import LedgerError
 from core.ledger.grants import grant_request_id, monthly_grant
 from core.ledger.money import format_credits, parse_credits
+from core.tutor import records
 
-ADMIN_COMMANDS = ("topup", "tier", "token")
+ADMIN_COMMANDS = ("topup", "tier", "token", "users", "role", "stats")
+USERS_SHOWN = 30
+_NAME_MAX = 32
 
 
 def _arguments(command: CommandObject, count: int) -> list[str] | None:
@@ -88,6 +95,43 @@ async def issue_token(message: Message, command: CommandObject, pool: AsyncConne
     await message.answer(t("token_issued", user=args[0], role=target.role, token=token))
 
 
+def display_name(user: User) -> str:
+    name = f"@{user.username}" if user.username else (user.first_name or "—")
+    return name if len(name) <= _NAME_MAX else name[:_NAME_MAX - 1] + "…"
+
+
+async def list_users(message: Message, pool: AsyncConnectionPool, t: Translator) -> None:
+    total, latest = await users.recent(pool, USERS_SHOWN)
+    lines = [t("users_header", count=total)]
+    lines += [t("user_line", id=u.id, name=display_name(u), role=u.role, tier=u.tier) for u in latest]
+    await message.answer("\n".join(lines))
+
+
+async def set_role(message: Message, command: CommandObject, pool: AsyncConnectionPool, t: Translator) -> None:
+    args = _arguments(command, 2)
+    if args is None or args[1].lower() not in ROLES:
+        await message.answer(t("role_usage"))
+        return
+    target = await _target(message, pool, args[0], t)
+    if target is None:
+        return
+    updated = await users.set_role(pool, target.id, args[1].lower())
+    await message.answer(t("role_done", user=args[0], role=updated.role))
+
+
+def stats_caption(stats: records.Stats, t: Translator) -> str:
+    today = stats.days[-1] if stats.days else records.DayStats("", 0, 0, None)
+    p95 = "—" if today.p95_latency_ms is None else f"{today.p95_latency_ms} ms"
+    return t("stats_caption", users=stats.users, questions=today.questions,
+             spent=format_credits(today.credits_spent, t.language), p95=p95)
+
+
+async def show_stats(message: Message, pool: AsyncConnectionPool, t: Translator) -> None:
+    stats = await records.stats(pool, days=7)
+    chart = await asyncio.to_thread(render_chart, stats)  # a few tens of ms of drawing: off the event loop
+    await message.answer_photo(BufferedInputFile(chart, filename="stats.png"), caption=stats_caption(stats, t))
+
+
 async def refuse(message: Message, t: Translator) -> None:
     await message.answer(t("admin_only"))
 
@@ -97,5 +141,8 @@ def make_router() -> Router:
     router.message.register(top_up, Command("topup"), IsAdmin())
     router.message.register(set_tier, Command("tier"), IsAdmin())
     router.message.register(issue_token, Command("token"), IsAdmin())
+    router.message.register(list_users, Command("users"), IsAdmin())
+    router.message.register(set_role, Command("role"), IsAdmin())
+    router.message.register(show_stats, Command("stats"), IsAdmin())
     router.message.register(refuse, Command(*ADMIN_COMMANDS))
     return router

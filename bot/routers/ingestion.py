@@ -1,4 +1,5 @@
-"""Admins feed the corpus from Telegram: send a file, or `/ingest <URL>`; `/jobs` lists recent jobs.
+"""Admins feed the corpus from Telegram: send a file, `/ingest <URL>`, or `/ingest` in reply to a
+message with a file (e.g. one a teacher posted in a group); `/jobs` lists recent jobs.
 
 Each queued job is followed in the background and its outcome (indexed with N passages, or failed
 with the reason in the admin's language) is sent to the chat it came from. Non-admins who send a
@@ -13,7 +14,7 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.types import Document, Message
 from loguru import logger
 
 from actors.ingestion_client import Ingestion, IngestionUnavailable
@@ -81,8 +82,13 @@ def _queued(message: Message, bot: Bot, job: dict[str, Any], ingestion: Ingestio
 
 async def ingest_file(message: Message, bot: Bot, user: User, ingestion: Ingestion, settings: Settings,
                       t: Translator) -> None:
-    document = message.document
-    assert document is not None
+    assert message.document is not None
+    await _ingest_document(message, message.document, bot, user, ingestion, settings, t)
+
+
+async def _ingest_document(message: Message, document: Document, bot: Bot, user: User, ingestion: Ingestion,
+                           settings: Settings, t: Translator) -> None:
+    """Download `document` and queue it; the replies go to `message`'s chat."""
     if document.file_size and document.file_size > settings.ingest_max_bytes:
         await message.answer(t("ingest_too_large", size=f"{document.file_size / 1048576:.1f}",
                                limit=f"{settings.INGEST_MAX_MB:g}"))
@@ -99,10 +105,18 @@ async def ingest_file(message: Message, bot: Bot, user: User, ingestion: Ingesti
     await message.answer(_queued(message, bot, job, ingestion, t))
 
 
-async def ingest_url(message: Message, command: CommandObject, bot: Bot, user: User, ingestion: Ingestion,
-                     t: Translator) -> None:
+async def ingest_command(message: Message, command: CommandObject, bot: Bot, user: User, ingestion: Ingestion,
+                         settings: Settings, t: Translator) -> None:
+    """`/ingest <URL>`, or `/ingest` in reply to a message with a file: that file, as if it were sent."""
     url = (command.args or "").strip()
-    if not url or " " in url:
+    replied = message.reply_to_message
+    if not url:
+        if replied is not None and replied.document is not None:
+            await _ingest_document(message, replied.document, bot, user, ingestion, settings, t)
+        else:
+            await message.answer(t("ingest_reply_usage"))
+        return
+    if " " in url:
         await message.answer(t("ingest_usage"))
         return
     try:
@@ -136,7 +150,7 @@ async def refuse_command(message: Message, t: Translator) -> None:
 def make_router() -> Router:
     router = Router(name="ingestion")
     router.message.register(ingest_file, F.document, IsAdmin())
-    router.message.register(ingest_url, Command("ingest"), IsAdmin())
+    router.message.register(ingest_command, Command("ingest"), IsAdmin())
     router.message.register(list_jobs, Command("jobs"), IsAdmin())
     router.message.register(refuse_file, F.document)
     router.message.register(refuse_command, Command("ingest", "jobs"))

@@ -85,6 +85,20 @@ async def set_tier(pool: AsyncConnectionPool, user_id: int, tier: str) -> User:
     return await _set(pool, user_id, "tier", tier, TIERS)
 
 
+async def set_role(pool: AsyncConnectionPool, user_id: int, role: str) -> User:
+    """Note: ADMIN_TELEGRAM_IDS become admin again on their next message (see upsert_from_telegram)."""
+    return await _set(pool, user_id, "role", role, ROLES)
+
+
+async def recent(pool: AsyncConnectionPool, limit: int = 30) -> tuple[int, list[User]]:
+    """How many users there are, and the `limit` most recently created ones, newest first."""
+    async with pool.connection() as conn:
+        total = (await (await conn.execute("SELECT count(*) AS n FROM users")).fetchone())["n"]
+        rows = await (await conn.execute(
+            f"SELECT {_COLUMNS} FROM users ORDER BY created_at DESC, id DESC LIMIT %s", (limit,))).fetchall()
+    return total, [User(**row) for row in rows]
+
+
 async def tier_of(pool: AsyncConnectionPool, user_id: int) -> str:
     """The user's tier ("free" for an unknown id)."""
     async with pool.connection() as conn:

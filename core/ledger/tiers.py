@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from core.ledger.errors import InvalidArgument, UnknownModel, UnknownTier
 
 MICRO = 1_000_000
+EXTRACTIVE = "extractive"
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Tier:
     retrieval_k: int
     rerank: bool
     monthly_grant: int
+    per_minute: int
 
 
 @dataclass(frozen=True)
@@ -33,17 +35,19 @@ class Price:
 
 TIERS: dict[str, Tier] = {
     "free": Tier("free", daily_questions=10, max_answer_tokens=400, retrieval_k=4, rerank=False,
-                 monthly_grant=5 * MICRO),
+                 monthly_grant=5 * MICRO, per_minute=6),
     "standard": Tier("standard", daily_questions=100, max_answer_tokens=1000, retrieval_k=8, rerank=True,
-                     monthly_grant=50 * MICRO),
+                     monthly_grant=50 * MICRO, per_minute=20),
     "premium": Tier("premium", daily_questions=500, max_answer_tokens=2000, retrieval_k=12, rerank=True,
-                    monthly_grant=250 * MICRO),
+                    monthly_grant=250 * MICRO, per_minute=60),
 }
 
 PRICES: dict[str, Price] = {
     "gpt-4o-mini": Price("gpt-4o-mini", input_per_million=15 * MICRO, output_per_million=60 * MICRO),
     "gpt-4o": Price("gpt-4o", input_per_million=250 * MICRO, output_per_million=1000 * MICRO),
     "text-embedding-3-small": Price("text-embedding-3-small", input_per_million=2 * MICRO, output_per_million=0),
+    # Offline answers and quizzes (no LLM): quoting the material costs a token-priced fee below any model's.
+    EXTRACTIVE: Price(EXTRACTIVE, input_per_million=1 * MICRO, output_per_million=4 * MICRO),
 }
 
 

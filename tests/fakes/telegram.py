@@ -212,6 +212,10 @@ class FakeTelegram:
             )
         return matching()[count - 1]
 
+    def sent_polls(self, chat_id: int) -> list[dict[str, Any]]:
+        """The polls the bot sent to a chat, oldest first (each with its ``id`` for poll_answer_update)."""
+        return [m["poll"] for (chat, _), m in self._messages.items() if chat == chat_id and "poll" in m]
+
     def clear(self) -> None:
         self._calls.clear()
 

@@ -1,0 +1,398 @@
+"""The Tutor deployment: a learner's question becomes a grounded, cited answer; a topic, a quiz.
+
+Both are billed the same way: validate → admission (rate limits, daily quota; `core.tutor.admission`)
+→ wallet reserve (the prompt budget plus the tier's answer cap, priced) → retrieval (the Retriever
+deployment's handle) → the LLM (streamed) or, offline or with the LLM's breaker open, the extractive
+answer / cloze quiz → settle what was used (the rest returns); any failure voids the reservation.
+Wallet request ids derive from the caller's key (a Telegram message, an HTTP request id), so a
+redelivered request is charged once.
+
+`ask` streams events to the bot and to `POST /chat/ask`:
+  {"type": "delta", "text"}                    a piece of the LLM's answer
+  {"type": "reset"}                            drop the pieces so far (the LLM failed mid-answer)
+  {"type": "done", "text", "sources", "mode", "language", "charged"}
+  {"type": "refused", "reason", "detail", "retry_after_s"?}
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio as aioredis
+from loguru import logger
+from psycopg_pool import AsyncConnectionPool
+from ray import serve
+from ray.util.metrics import Counter, Gauge
+
+from actors.wallet_client import Wallet
+from core.answer.extractive import extractive_answer
+from core.answer.prompt import NOT_IN_MATERIAL, grounded_messages
+from core.answer.sources import cited_numbers, number_sources
+from core.config import Settings
+from core.db.pool import open_pool
+from core.ledger.errors import InsufficientFunds, LedgerError
+from core.ledger.grants import grant_request_id, monthly_grant
+from core.ledger.model import Reservation
+from core.ledger.tiers import EXTRACTIVE, Tier, cost, reservation_amount
+from core.ledger.tiers import tier as tier_named
+from core.llm.chat import ChatModel, LLMUnavailable, Usage
+from core.logs import setup_logging
+from core.quiz.cloze import cloze_questions
+from core.quiz.llm_quiz import parse_quiz, quiz_messages
+from core.quiz.model import QuizQuestion
+from core.request_id import bound
+from core.retrieval.query import QueryError, parse
+from core.text.tokens import count_tokens
+from core.tutor import quiz_store
+from core.tutor.admission import Admission
+from core.tutor.memory import Memory
+from core.tutor.records import Outcome, record
+from serve_app.loopback import keep_replica_grpc_on_loopback
+
+keep_replica_grpc_on_loopback()
+_QUIZ_TOKENS_PER_QUESTION = 200
+
+
+class Refused(Exception):
+    """The request is turned down with a reason the caller translates for the learner."""
+
+    def __init__(self, reason: str, detail: str = "", retry_after_s: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.detail, self.retry_after_s = reason, detail, retry_after_s
+
+    def event(self) -> dict[str, Any]:
+        return {"type": "refused", "reason": self.reason, "detail": self.detail,
+                **({"retry_after_s": self.retry_after_s} if self.retry_after_s is not None else {})}
+
+
+class TutorApp:
+    def __init__(self, settings: Settings, retriever: Any) -> None:
+        setup_logging(settings, "tutor")
+        self.settings, self.retriever = settings, retriever
+        self.redis = aioredis.Redis.from_url(settings.REDIS_URL or "", socket_connect_timeout=1, socket_timeout=2)
+        self.admission = Admission(self.redis, settings.RATE_LIMIT_GLOBAL_PER_S)
+        self.memory = Memory(self.redis, settings.MEMORY_TURNS, settings.MEMORY_TTL_S)
+        self.llm = ChatModel(settings)
+        self.wallet = Wallet(settings)
+        self._pool: AsyncConnectionPool | None = None
+        self._pool_lock = asyncio.Lock()
+        self._granted: set[str] = set()
+        self.answers = Counter("ustadh_answers", "Answers and quizzes by how they were made",
+                               tag_keys=("kind", "mode"))
+        self.breaker_open = Gauge("ustadh_breaker_open", "1 while the circuit breaker refuses calls",
+                                  tag_keys=("endpoint",))
+
+    async def ask(self, user_id: int, question: str, key: str, request_id: str | None = None
+                  ) -> AsyncIterator[dict[str, Any]]:
+        """Stream the answer to one question (see the module docstring for the events)."""
+        with bound(request_id) as rid:
+            async for event in _Answer(self, user_id, question, key, rid).run():
+                yield event
+
+    async def quiz(self, user_id: int, topic: str, count: int, key: str,
+                   request_id: str | None = None) -> dict[str, Any]:
+        """Make (and bill) a quiz of `count` questions: due reviews first, then new ones on `topic`."""
+        with bound(request_id) as rid:
+            return await _Quiz(self, user_id, topic, count, key, rid).run()
+
+    async def poll_sent(self, question_id: str, poll_id: str) -> None:
+        await quiz_store.attach_poll(await self.pool(), question_id, poll_id)
+
+    async def poll_answer(self, poll_id: str, user_id: int, option_ids: list[int]) -> bool | None:
+        if len(option_ids) != 1:
+            return None  # a retracted vote; quizzes allow no second answer
+        return await quiz_store.record_answer(await self.pool(), poll_id, user_id, option_ids[0])
+
+    async def score(self, user_id: int) -> dict[str, int]:
+        return await quiz_store.score(await self.pool(), user_id)
+
+    async def forget(self, user_id: int) -> None:
+        await self.memory.forget(user_id)
+
+    async def status(self) -> dict[str, Any]:
+        return {"llm": "configured" if self.llm.configured else "offline", "breaker": self.llm.breaker.snapshot()}
+
+    async def pool(self) -> AsyncConnectionPool:
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    self._pool = await open_pool(self.settings.DATABASE_URL or "", max_size=8, name="tutor")
+        return self._pool
+
+    async def learner(self, user_id: int) -> tuple[Tier, str]:
+        """The learner's tier and interface language; Refused for an unknown user."""
+        async with (await self.pool()).connection() as conn:
+            row = await (await conn.execute("SELECT tier, language FROM users WHERE id = %s", (user_id,))).fetchone()
+        if row is None:
+            raise Refused("unknown_user")
+        return tier_named(row["tier"]), row["language"]
+
+    async def admit(self, user_id: int, tier: Tier) -> None:
+        refusal = await self.admission.admit(user_id, tier)
+        if refusal is not None:
+            raise Refused(refusal.reason, retry_after_s=refusal.retry_after_s)
+
+    async def reserve(self, user_id: int, tier: Tier, amount: int, key: str, purpose: str) -> Reservation:
+        """Hold `amount` after this month's tier grant is in place; Refused when credit is short."""
+        await self._grant(user_id, tier)
+        try:
+            return await self.wallet.reserve(user_id, amount, f"{key}:reserve", purpose=purpose)
+        except InsufficientFunds as exc:
+            await self.admission.refund(user_id)
+            raise Refused("insufficient_credit", str(exc)) from None
+
+    async def close(self, reservation: Reservation, actual: int, key: str) -> int:
+        """Settle `actual` (at most what was held) or void when nothing was used; what was charged."""
+        charged = min(actual, reservation.amount)
+        if charged < actual:
+            logger.warning("usage above the reservation; charging the reservation", actual=actual,
+                           reserved=reservation.amount)
+        if charged == 0:
+            await self.wallet.void(reservation, f"{key}:void")
+        else:
+            await self.wallet.settle(reservation, charged, f"{key}:settle")
+        return charged
+
+    async def void(self, reservation: Reservation, key: str) -> None:
+        try:
+            await asyncio.shield(self.wallet.void(reservation, f"{key}:void"))
+        except LedgerError as exc:  # already resolved (e.g. expired): nothing is held any more
+            logger.info("void after failure found the reservation resolved", error=str(exc))
+
+    async def search(self, text: str, k: int, tier: Tier, request_id: str) -> list[dict[str, Any]]:
+        return await self.retriever.retrieve.remote(text, k, None, tier.name, None, request_id)
+
+    def model_for_billing(self) -> str:
+        return self.llm.name if self.llm.configured else EXTRACTIVE
+
+    def note(self, kind: str, mode: str) -> None:
+        self.answers.inc(tags={"kind": kind, "mode": mode})
+        self.breaker_open.set(0 if self.llm.breaker.state == "closed" else 1, tags={"endpoint": "llm"})
+
+    async def _grant(self, user_id: int, tier: Tier) -> None:
+        request_id = grant_request_id(user_id, tier.name)
+        if request_id in self._granted:
+            return
+        await self.wallet.grant(user_id, monthly_grant(tier.name), request_id, memo=f"{tier.name} monthly grant")
+        self._granted.add(request_id)
+
+
+class _Answer:
+    """One question's way through the flow; `run` yields the events."""
+
+    def __init__(self, app: TutorApp, user_id: int, question: str, key: str, request_id: str) -> None:
+        self.app, self.user_id, self.question, self.key, self.request_id = app, user_id, question, key, request_id
+        self.started = time.perf_counter()
+        self.language: str | None = None
+
+    async def run(self) -> AsyncIterator[dict[str, Any]]:
+        try:
+            query = _parse(self.question)
+            self.language = query.language
+            tier, _ = await self.app.learner(self.user_id)
+            await self.app.admit(self.user_id, tier)
+            budget = self.app.settings.ANSWER_CONTEXT_TOKENS
+            reservation = await self.app.reserve(
+                self.user_id, tier, reservation_amount(self.app.model_for_billing(), budget, tier.name),
+                self.key, "answer")
+        except Refused as refusal:
+            await self._record("refused", reason=refusal.reason)
+            yield refusal.event()
+            return
+        async for event in self._answer(query.text, tier, reservation):
+            yield event
+
+    async def _answer(self, text: str, tier: Tier, reservation: Reservation) -> AsyncIterator[dict[str, Any]]:
+        settled = False
+        try:
+            hits = await self.app.search(text, tier.retrieval_k, tier, self.request_id)
+            history = await self.app.memory.recent(self.user_id)
+            made = _Made()
+            async for event in self._compose(text, hits, history, tier, made):
+                yield event
+            charged = await self.app.close(reservation, made.cost, self.key)
+            settled = True
+            await self._remember(text, made, charged)
+            yield {"type": "done", "text": made.text, "sources": made.sources, "mode": made.mode,
+                   "language": self.language, "charged": charged}
+        except Exception:  # noqa: BLE001 - the learner hears "try again"; the reservation is voided below
+            logger.exception("answer failed")
+            yield Refused("unavailable").event()
+        finally:
+            if not settled:
+                await self.app.void(reservation, self.key)
+                await self._record("failed", reason="error")
+
+    async def _remember(self, text: str, made: _Made, charged: int) -> None:
+        """Memory and the record of an answer already paid for: their failure must not hide the answer."""
+        try:
+            await self.app.memory.remember(self.user_id, text, made.text)
+            await self._record("answered", mode=made.mode, usage=made.usage, cost=charged)
+        except Exception:  # noqa: BLE001 - logged; the learner still gets what they paid for
+            logger.exception("could not remember or record an answer")
+        self.app.note("answer", made.mode)
+
+    async def _compose(self, text: str, hits: list[dict[str, Any]], history: list[tuple[str, str]], tier: Tier,
+                       made: _Made) -> AsyncIterator[dict[str, Any]]:
+        language = self.language or "en"
+        if not hits:
+            made.unsupported(language)
+            return
+        if self.app.llm.configured:
+            messages, _ = grounded_messages(text, hits, language, history,
+                                            max_context_tokens=self.app.settings.ANSWER_CONTEXT_TOKENS)
+            completion = self.app.llm.stream(messages, tier.max_answer_tokens)
+            streamed = False
+            try:
+                async for piece in completion:
+                    streamed = True
+                    yield {"type": "delta", "text": piece}
+                made.from_llm(self.app.llm.name, completion.text, completion.usage, hits)
+                return
+            except LLMUnavailable:
+                if streamed:
+                    yield {"type": "reset"}
+        made.extractive(text, hits, language, tier, self.app.settings.ANSWER_CONTEXT_TOKENS)
+
+    async def _record(self, status: str, *, mode: str | None = None, reason: str | None = None,
+                      usage: Usage | None = None, cost: int = 0) -> None:
+        usage = usage or Usage()
+        latency = round((time.perf_counter() - self.started) * 1000)
+        await record(await self.app.pool(), Outcome(
+            self.user_id, self.request_id, "answer", status, self.language, mode, reason, usage.prompt_tokens,
+            usage.completion_tokens, cost, latency))
+
+
+class _Made:
+    """What an answer turned out to be: its text, sources, how it was made and what it costs."""
+
+    def __init__(self) -> None:
+        self.text, self.mode, self.cost, self.usage = "", "unsupported", 0, Usage()
+        self.sources: list[dict[str, Any]] = []
+
+    def unsupported(self, language: str) -> None:
+        self.text, self.mode = NOT_IN_MATERIAL[language], "unsupported"
+
+    def from_llm(self, model: str, text: str, usage: Usage, hits: list[dict[str, Any]]) -> None:
+        self.text, self.mode, self.usage = text, "llm", usage
+        self.cost = cost(model, usage.prompt_tokens, usage.completion_tokens)
+        self.sources = _cited(text, hits)
+
+    def extractive(self, question: str, hits: list[dict[str, Any]], language: str, tier: Tier,
+                   budget: int) -> None:
+        answer = extractive_answer(question, hits, language)
+        if answer is None:
+            self.unsupported(language)
+            return
+        read = count_tokens(question) + sum(count_tokens(h["text"]) for h in hits)
+        self.usage = Usage(min(read, budget), min(count_tokens(answer.text), tier.max_answer_tokens))
+        self.text, self.mode = answer.text, "extractive"
+        self.cost = cost(EXTRACTIVE, self.usage.prompt_tokens, self.usage.completion_tokens)
+        self.sources = _cited(answer.text, hits)
+
+
+class _Quiz:
+    """One quiz request: validated, admitted, billed, made from reviews and retrieved passages."""
+
+    def __init__(self, app: TutorApp, user_id: int, topic: str, count: int, key: str, request_id: str) -> None:
+        self.app, self.user_id, self.topic, self.count, self.key = app, user_id, topic, count, key
+        self.request_id = request_id
+        self.started = time.perf_counter()
+
+    async def run(self) -> dict[str, Any]:
+        try:
+            query = self._validate()
+            pool = await self.app.pool()
+            made = await quiz_store.existing(pool, self.user_id, self.key)
+            if made is not None:
+                return {"type": "quiz", "questions": made, "charged": 0, "language": query.language}
+            tier, _ = await self.app.learner(self.user_id)
+            await self.app.admit(self.user_id, tier)
+            tokens = self.app.settings.ANSWER_CONTEXT_TOKENS
+            amount = cost(self.app.model_for_billing(), tokens, self.count * _QUIZ_TOKENS_PER_QUESTION)
+            reservation = await self.app.reserve(self.user_id, tier, amount, self.key, "quiz")
+        except Refused as refusal:
+            await self._record("refused", None, reason=refusal.reason)
+            return refusal.event()
+        return await self._make(query.text, query.language, tier, reservation)
+
+    def _validate(self) -> Any:
+        if type(self.count) is not int or not 1 <= self.count <= self.app.settings.QUIZ_MAX_QUESTIONS:
+            raise Refused("bad_count", str(self.app.settings.QUIZ_MAX_QUESTIONS))
+        return _parse(self.topic)
+
+    async def _make(self, topic: str, language: str, tier: Tier, reservation: Reservation) -> dict[str, Any]:
+        settled = False
+        try:
+            pool = await self.app.pool()
+            reviews = await quiz_store.due_reviews(pool, self.user_id, math.ceil(self.count / 2))
+            hits = await self.app.search(topic, max(tier.retrieval_k, 2 * self.count), tier, self.request_id)
+            fresh, usage, model = await self._fresh(topic, hits, language, self.count - len(reviews))
+            if not fresh and not reviews:
+                await self.app.void(reservation, self.key)
+                settled = True
+                await self._record("refused", None, reason="no_material")
+                return Refused("no_material").event()
+            stored = await quiz_store.create(pool, self.user_id, topic, language, self.key, reviews, fresh)
+            charged = await self.app.close(reservation, cost(model, usage.prompt_tokens, usage.completion_tokens),
+                                           self.key)
+            settled = True
+            mode = "llm" if model != EXTRACTIVE else "extractive"
+            await self._record("answered", mode, usage=usage, cost=charged)
+            self.app.note("quiz", mode)
+            return {"type": "quiz", "questions": stored, "charged": charged, "language": language}
+        except Exception:  # noqa: BLE001 - the learner hears "try again"; the reservation is voided below
+            logger.exception("quiz failed")
+            return Refused("unavailable").event()
+        finally:
+            if not settled:
+                await self.app.void(reservation, self.key)
+                await self._record("failed", None, reason="error")
+
+    async def _fresh(self, topic: str, hits: list[dict[str, Any]], language: str,
+                     wanted: int) -> tuple[list[QuizQuestion], Usage, str]:
+        if wanted <= 0 or not hits:
+            return [], Usage(), EXTRACTIVE
+        if self.app.llm.configured:
+            messages = quiz_messages(topic, hits, wanted, language)
+            try:
+                text, usage = await self.app.llm.complete(messages, wanted * _QUIZ_TOKENS_PER_QUESTION)
+                questions = parse_quiz(text, hits, wanted)
+                if questions:
+                    return questions, usage, self.app.llm.name
+            except LLMUnavailable:
+                pass
+        questions = cloze_questions(hits, wanted, language, [h["text"] for h in hits], random.Random(self.key))
+        read = min(sum(count_tokens(h["text"]) for h in hits), self.app.settings.ANSWER_CONTEXT_TOKENS)
+        written = min(sum(count_tokens(q.question + " ".join(q.options)) for q in questions),
+                      wanted * _QUIZ_TOKENS_PER_QUESTION)
+        return questions, Usage(read, written), EXTRACTIVE
+
+    async def _record(self, status: str, mode: str | None, *, reason: str | None = None,
+                      usage: Usage | None = None, cost: int = 0) -> None:
+        usage = usage or Usage()
+        latency = round((time.perf_counter() - self.started) * 1000)
+        await record(await self.app.pool(), Outcome(
+            self.user_id, self.request_id, "quiz", status, None, mode, reason, usage.prompt_tokens,
+            usage.completion_tokens, cost, latency))
+
+
+def _parse(text: str) -> Any:
+    try:
+        return parse(text, 1, None)
+    except QueryError as exc:
+        raise Refused("bad_query", str(exc)) from None
+
+
+def _cited(text: str, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    sources = number_sources(hits)
+    wanted = set(cited_numbers(text, len(sources)))
+    return [source.__dict__ for source in sources if source.number in wanted]
+
+
+# Wrapped here, not decorated in place, so the class pickles by reference (see actors.registry).
+Tutor = serve.deployment(ray_actor_options={"num_cpus": 0.2}, max_ongoing_requests=100)(TutorApp)

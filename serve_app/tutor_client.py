@@ -1,0 +1,66 @@
+"""Tutor: the facade the bot uses to reach the Tutor deployment through a Serve deployment handle.
+
+`ask` streams the answer's events (`handle.options(stream=True)`); the rest are plain calls. A
+missing or failing deployment surfaces as `TutorUnavailable`.
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ray.exceptions import RayActorError, RayTaskError
+
+from core.request_id import current_request_id
+
+APP = "ustadh"
+DEPLOYMENT = "TutorApp"
+
+
+class TutorUnavailable(RuntimeError):
+    """The Tutor deployment is not running or failed; try again later."""
+
+
+class Tutor:
+    def __init__(self, handle: Any = None) -> None:
+        self._handle = handle
+
+    async def ask(self, user_id: int, question: str, key: str) -> AsyncIterator[dict[str, Any]]:
+        try:
+            stream = self._deployment().options(stream=True).ask.remote(user_id, question, key, current_request_id())
+            async for event in stream:
+                yield event
+        except (RayTaskError, RayActorError, ValueError, RuntimeError) as exc:
+            raise self._unavailable(exc) from None
+
+    async def quiz(self, user_id: int, topic: str, count: int, key: str) -> dict[str, Any]:
+        return await self._call("quiz", user_id, topic, count, key, current_request_id())
+
+    async def poll_sent(self, question_id: str, poll_id: str) -> None:
+        await self._call("poll_sent", question_id, poll_id)
+
+    async def poll_answer(self, poll_id: str, user_id: int, option_ids: list[int]) -> bool | None:
+        return await self._call("poll_answer", poll_id, user_id, option_ids)
+
+    async def score(self, user_id: int) -> dict[str, int]:
+        return await self._call("score", user_id)
+
+    async def forget(self, user_id: int) -> None:
+        await self._call("forget", user_id)
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        try:
+            return await getattr(self._deployment(), method).remote(*args)
+        except (RayTaskError, RayActorError, ValueError, RuntimeError) as exc:
+            raise self._unavailable(exc) from None
+
+    def _unavailable(self, exc: Exception) -> TutorUnavailable:
+        self._handle = None
+        cause = exc.cause if isinstance(exc, RayTaskError) else exc
+        return TutorUnavailable(f"{type(cause).__name__}: {cause}"[:300])
+
+    def _deployment(self) -> Any:
+        if self._handle is None:
+            from ray import serve
+
+            self._handle = serve.get_deployment_handle(DEPLOYMENT, app_name=APP)
+        return self._handle

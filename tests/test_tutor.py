@@ -1,0 +1,288 @@
+"""Learners in Telegram, end to end over the loopback Bot API and OpenAI servers: grounded, cited,
+streamed answers billed exactly; refusals that charge nothing; the LLM breaker falling back to the
+extractive answer; long answers split; 429 honoured; quizzes as polls, answers recorded, /score.
+
+Two Tutors run: the session's (offline: no LLM configured) and one deployed here as its own Serve
+application whose settings point at a FakeOpenAI served from a background thread."""
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from pydantic import SecretStr
+
+from actors.ingestion_client import Ingestion
+from actors.wallet_client import Wallet
+from bot.app import build_bot, build_dispatcher
+from bot.split import visible_text as visible
+from core.db import api_tokens
+from core.ledger.reconcile import reconcile
+from core.ledger.tiers import cost
+from serve_app.retriever import Retriever
+from serve_app.tutor import Tutor as TutorDeployment
+from serve_app.tutor_client import Tutor
+from tests.conftest import RaySystem
+from tests.corpus_texts import ARABIC, ENGLISH, FRENCH
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.telegram import FakeTelegram
+from tests.telegram_chat import ADMIN, Chat, bearer, issue_token, tg  # noqa: F401 - tg is a fixture
+from tests.test_ingestion import wait_job
+
+REPLIES = {
+    "ar": "القراءة مفتاح المعرفة والكتابة أداتها كما يذكر الدرس [1]. وقد حفظت المدارس الكبرى كتب العلم [1].",
+    "fr": "Selon le cours, la mémoire s'améliore lorsqu'on s'interroge soi-même plutôt que de relire [1].",
+    "en": "Plants turn water and carbon dioxide into sugar using sunlight, as the lesson explains [1].",
+}
+QUESTIONS = {
+    "ar": "ما هو مفتاح المعرفة حسب الدرس؟",
+    "fr": "Comment la mémoire s'améliore-t-elle selon les enseignants ?",
+    "en": "How do green plants use sunlight in photosynthesis?",
+}
+_LANGUAGE_NAMES = {"Arabic": "ar", "French": "fr", "English": "en"}
+
+
+def requested_language(request: dict[str, Any]) -> str:
+    """The language the Tutor's system prompt asks the answer in."""
+    system = " ".join(m["content"] for m in request["messages"] if m["role"] == "system")
+    found = re.search(r"Write your answer in (\w+)", system)
+    return _LANGUAGE_NAMES.get(found.group(1), "en") if found else "en"
+
+
+class ThreadedOpenAI:
+    """A FakeOpenAI on its own event loop in a thread, so Serve replicas reach it whatever test runs."""
+
+    def __init__(self) -> None:
+        self.fake = FakeOpenAI()
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(10)
+
+    def chat_requests(self) -> list[dict[str, Any]]:
+        return [body for path, body in self.fake.requests if path.endswith("/chat/completions")]
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.fake.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+@pytest.fixture(scope="module")
+def openai_server() -> Iterator[ThreadedOpenAI]:
+    server = ThreadedOpenAI()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def llm_tutor(ray_system: RaySystem, openai_server: ThreadedOpenAI) -> Iterator[Any]:
+    """A Tutor whose LLM is the loopback OpenAI server (its own Serve app; retrieval stays offline)."""
+    from ray import serve
+
+    settings = ray_system.settings
+    llm_settings = settings.model_copy(update={"OPENAI_BASE_URL": openai_server.fake.base_url + "/v1",
+                                               "OPENAI_API_KEY": SecretStr("sk-test"),
+                                               "LLM_BREAKER_COOLDOWN_S": 4.0})
+    handle = serve.run(TutorDeployment.bind(llm_settings, Retriever.bind(settings)), name="tutor-llm",
+                       route_prefix=None)
+    yield handle
+    serve.delete("tutor-llm")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def corpus(ray_system: RaySystem) -> None:
+    client = Ingestion()
+    for title, text in (("lecture.txt", ARABIC), ("lecon.txt", FRENCH), ("lesson.txt", ENGLISH)):
+        job = await client.submit_file(text.encode(), title, uri=f"tutor-test:{uuid.uuid4().hex}")
+        done = await wait_job(client, job["id"])
+        assert done["state"] == "indexed" or done["error_code"] == "duplicate", done
+
+
+@pytest_asyncio.fixture
+async def llm_tg(ray_system: RaySystem, pool: Any, llm_tutor: Any, openai_server: ThreadedOpenAI
+                 ) -> AsyncIterator[FakeTelegram]:
+    """The bot, streaming every 0.2 s, answering through the LLM Tutor."""
+    openai_server.fake.reset()
+    openai_server.fake.responder = lambda request: REPLIES[requested_language(request)]
+    openai_server.fake.chunk_delay = 0.05
+    async with FakeTelegram() as fake:
+        settings = ray_system.settings.model_copy(update={"TELEGRAM_BOT_TOKEN": SecretStr(fake.token),
+                                                          "TELEGRAM_API_BASE": fake.base_url,
+                                                          "STREAM_INTERVAL_S": 0.2})
+        bot = build_bot(settings)
+        dp = build_dispatcher(settings, pool, tutor=Tutor(llm_tutor))
+        task = asyncio.create_task(dp.start_polling(bot, polling_timeout=1, handle_signals=False,
+                                                    close_bot_session=False))
+        yield fake
+        await dp.stop_polling()
+        await asyncio.wait([task], timeout=5)
+        await bot.session.close()
+
+
+def new_learner() -> int:
+    return 700_000 + uuid.uuid4().int % 100_000
+
+
+async def user_id_of(pool: Any, telegram_id: int) -> int:
+    async with pool.connection() as conn:
+        row = await (await conn.execute("SELECT id FROM users WHERE telegram_id = %s", (telegram_id,))).fetchone()
+    return row["id"]
+
+
+async def answered(tg: FakeTelegram, chat: Chat, question: str, parts: int = 1) -> list[str]:
+    chat.tg.message_update(chat_id=chat.user_id, user_id=chat.user_id, text=question, language_code=chat.language)
+    texts = []
+    for _ in range(parts):
+        texts.append(await chat.reply(timeout=60))
+    return texts
+
+
+@pytest.mark.parametrize("language", ["ar", "fr", "en"])
+async def test_a_question_gets_a_streamed_cited_answer_in_its_language_billed_exactly(
+        corpus: None, llm_tg: FakeTelegram, openai_server: ThreadedOpenAI, pool: Any, ray_system: RaySystem,
+        language: str) -> None:
+    chat = Chat(llm_tg, new_learner(), language)
+    [answer] = await answered(llm_tg, chat, QUESTIONS[language])
+    assert REPLIES[language].split("[1]")[0].strip() in visible(answer)
+    source_heading = {"ar": "المصادر", "fr": "Sources", "en": "Sources"}[language]
+    assert source_heading in answer and "[1]" in answer
+    drafts = [c.params["text"] for c in llm_tg.calls("sendMessageDraft") if c.params["chat_id"] == str(chat.user_id)]
+    assert len(drafts) >= 2 and all(len(a) <= len(b) for a, b in zip(drafts, drafts[1:]))  # streamed, growing
+    [request] = [r for r in openai_server.chat_requests() if QUESTIONS[language] in r["messages"][-1]["content"]]
+    assert requested_language(request) == language
+    prompt_tokens = sum(len(m["content"].split()) for m in request["messages"])
+    expected = cost("gpt-4o-mini", prompt_tokens, len(REPLIES[language].split()))
+    balance = await Wallet(ray_system.settings).balance(await user_id_of(pool, chat.user_id))
+    assert balance.debits == expected and balance.pending == 0
+
+
+async def test_not_enough_credit_is_refused_and_charges_nothing(corpus: None, llm_tg: FakeTelegram, pool: Any,
+                                                               openai_server: ThreadedOpenAI,
+                                                               ray_system: RaySystem) -> None:
+    chat = Chat(llm_tg, new_learner(), "fr")
+    await chat.say("/start")
+    user = await user_id_of(pool, chat.user_id)
+    wallet = Wallet(ray_system.settings)
+    [first] = await answered(llm_tg, chat, QUESTIONS["fr"])  # the monthly grant arrives with the first question
+    before = await wallet.balance(user)
+    await wallet.reserve(user, before.available - 1, f"hold:{uuid.uuid4().hex}", ttl_s=600)
+    held = await wallet.balance(user)
+    calls = len(openai_server.chat_requests())
+    reply = await chat.say("Pourquoi réviser un peu chaque jour ?")
+    assert "crédit ne suffit pas" in reply and "rien n'a été débité" in reply
+    after = await wallet.balance(user)
+    assert (after.debits, after.pending) == (held.debits, held.pending)
+    assert len(openai_server.chat_requests()) == calls  # the LLM was never asked
+
+
+async def test_llm_down_opens_the_breaker_and_the_extractive_answer_costs_only_what_was_used(
+        corpus: None, llm_tg: FakeTelegram, llm_tutor: Any, openai_server: ThreadedOpenAI, pool: Any,
+        ray_system: RaySystem) -> None:
+    openai_server.fake.down = True
+    try:
+        chat = Chat(llm_tg, new_learner(), "en")
+        wallet = Wallet(ray_system.settings)
+        for _ in range(3):
+            [answer] = await answered(llm_tg, chat, "How do green plants use sunlight and water?")
+            assert "quoted directly from the course material" in answer and "[1]" in answer
+        status = await llm_tutor.status.remote()
+        assert status["breaker"]["state"] == "open"
+        requests_when_open = len(openai_server.fake.requests)
+        [answer] = await answered(llm_tg, chat, "What do plants release into the air?")
+        assert len(openai_server.fake.requests) == requests_when_open  # open: not even tried
+        balance = await wallet.balance(await user_id_of(pool, chat.user_id))
+        async with pool.connection() as conn:
+            rows = await (await conn.execute(
+                "SELECT q.cost, q.mode FROM questions q JOIN users u ON u.id = q.user_id WHERE u.telegram_id = %s",
+                (chat.user_id,))).fetchall()
+        assert [r["mode"] for r in rows] == ["extractive"] * 4
+        assert balance.debits == sum(r["cost"] for r in rows) and balance.pending == 0
+        assert all(0 < r["cost"] < cost("gpt-4o-mini", 3000, 400) for r in rows)  # less than held, more than zero
+    finally:
+        openai_server.fake.down = False
+    await asyncio.sleep(4.5)  # the cool-down passes: the next question is the half-open probe, and it succeeds
+    [answer] = await answered(llm_tg, chat, QUESTIONS["en"])
+    assert "quoted directly" not in answer and REPLIES["en"].split(" [1]")[0] in visible(answer)
+    assert (await llm_tutor.status.remote())["breaker"]["state"] == "closed"
+
+
+async def test_a_long_answer_is_split_at_boundaries(corpus: None, llm_tg: FakeTelegram,
+                                                    openai_server: ThreadedOpenAI) -> None:
+    paragraph = ("Selon le cours, les élèves qui travaillent régulièrement obtiennent de meilleurs résultats [1]. "
+                 "Il faut s'interroger soi-même plutôt que relire « passivement » ses notes ; c'est prouvé [1].")
+    long_reply = "\n\n".join([paragraph] * 40)
+    openai_server.fake.responder = lambda request: long_reply
+    openai_server.fake.chunk_delay = 0
+    chat = Chat(llm_tg, new_learner(), "fr")
+    parts = await answered(llm_tg, chat, QUESTIONS["fr"], parts=2)
+    assert all(len(visible(p)) <= 4096 for p in parts)
+    joined = " ".join(visible(p) for p in parts)
+    assert joined.count("« passivement »") == 40  # nothing lost or cut inside the French quotes
+    assert all(p.rstrip().endswith((".", "]", ">")) or "Sources" in p for p in parts)
+
+
+async def test_a_429_from_telegram_is_waited_out(corpus: None, llm_tg: FakeTelegram) -> None:
+    chat = Chat(llm_tg, new_learner(), "en")
+    llm_tg.inject_429("sendMessage", retry_after=1)
+    llm_tg.message_update(chat_id=chat.user_id, user_id=chat.user_id, text=QUESTIONS["en"])
+    refused = await llm_tg.wait_for("sendMessage", lambda c: c.params["chat_id"] == str(chat.user_id), timeout=60)
+    retried = await llm_tg.wait_for("sendMessage", lambda c: c.params["chat_id"] == str(chat.user_id), count=2,
+                                    timeout=30)
+    assert retried.params["text"] == refused.params["text"] and "[1]" in retried.params["text"]
+    assert retried.at - refused.at >= 1.0
+
+
+async def test_a_quiz_arrives_as_polls_and_answers_count_in_the_score(corpus: None, tg: FakeTelegram) -> None:
+    chat = Chat(tg, new_learner(), "en")
+    intro = await chat.say("/quiz photosynthesis sunlight 2")
+    assert "quiz of 2 questions" in intro
+    await tg.wait_for("sendPoll", lambda c: c.params["chat_id"] == str(chat.user_id), count=2, timeout=60)
+    polls = [c for c in tg.calls("sendPoll") if c.params["chat_id"] == str(chat.user_id)]
+    corpus_text = " ".join(ENGLISH.split())
+    for poll in polls:
+        assert poll.params["type"] == "quiz" and 2 <= len(poll.params["options"]) <= 10
+        assert len(poll.params["explanation"]) <= 200 and poll.params["explanation"].endswith("]")  # cites
+        right_word = poll.params["options"][int(poll.params["correct_option_id"])]
+        assert poll.params["question"].replace("____", right_word) in corpus_text  # the right option is right
+    await asyncio.sleep(1)  # poll ids are attached right after each send
+    first, second = tg.sent_polls(chat.user_id)
+    right = first["correct_option_id"]
+    wrong = (second["correct_option_id"] + 1) % len(second["options"])
+    tg.poll_answer_update(first["id"], chat.user_id, [right])
+    tg.poll_answer_update(second["id"], chat.user_id, [wrong])
+    await asyncio.sleep(2)
+    score = await chat.say("/score")
+    assert "1 right out of 2" in score and "Questions to review: 1" in score
+    again = await chat.say("/quiz photosynthesis sunlight 2")
+    assert "(1 for review)" in again
+    await tg.wait_for("sendPoll", lambda c: c.params["chat_id"] == str(chat.user_id), count=4, timeout=60)
+    polls = [c for c in tg.calls("sendPoll") if c.params["chat_id"] == str(chat.user_id)]
+    assert polls[2].params["question"] == second["question"]  # the missed one comes back first
+
+
+async def test_chat_ask_streams_sse_over_http(corpus: None, ray_system: RaySystem, tg: FakeTelegram, pool: Any) -> None:
+    learner = Chat(tg, new_learner(), "en")
+    await learner.say("/start")
+    admin = Chat(tg, ADMIN)
+    key = await issue_token(admin, learner.user_id)
+    async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=60) as http:
+        async with http.stream("POST", "/chat/ask", json={"question": QUESTIONS["en"]}, headers=bearer(key)) as r:
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            body = "".join([chunk async for chunk in r.aiter_text()])
+        assert "event: done" in body and '"mode": "extractive"' in body
+        bad = await http.post("/quizzes/generate", json={"topic": "🙂🙂", "n": 2}, headers=bearer(key))
+        assert bad.status_code == 422
+        made = await http.post("/quizzes/generate", json={"topic": "photosynthesis", "n": 2}, headers=bearer(key))
+        assert made.status_code == 200 and len(made.json()["questions"]) == 2
+        assert (await http.post("/chat/ask", json={"question": "x"})).status_code == 401
+
+
+async def test_the_wallet_reconciles_after_the_tutor_tests(ray_system: RaySystem, pool: Any) -> None:
+    async with pool.connection() as conn:
+        report = await reconcile(conn)
+    assert report.ok, report.mismatches
