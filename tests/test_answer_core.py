@@ -10,9 +10,8 @@ import pytest
 
 from core.answer.extractive import MAX_ANSWER_CHARS, ExtractiveAnswer, extractive_answer
 from core.answer.prompt import NOT_IN_MATERIAL, answer_language, grounded_messages, messages_tokens
-from core.answer.sentences import sentence_spans
 from core.answer.sources import Source, cited_numbers, number_sources, render_sources, strip_citations
-from core.answer.support import supported
+from core.answer.support import quote_spans, supported
 from core.text.tokens import count_tokens
 from tests.corpus_texts import ARABIC, ARABIC_2, ENGLISH, ENGLISH_2, EVAL, FRENCH, FRENCH_2, HASSANIYA
 
@@ -133,11 +132,13 @@ def test_duplicate_sentences_from_overlapping_chunks_are_quoted_once() -> None:
     assert answer.text.count("la prise de la Bastille") == 1 and quotes(answer)[0][1] == 1
 
 
-def test_sentences_keep_french_quotes_and_abbreviations_whole() -> None:
-    text = "Selon M. Dupont, la p. 3 le dit. En 52 av. J.-C. César gagne ! Qu'en penser ? La fin"
-    assert [text[a:b] for a, b in sentence_spans(text)] == [
-        "Selon M. Dupont, la p. 3 le dit.", "En 52 av. J.-C. César gagne !", "Qu'en penser ?", "La fin"]
-    assert len(sentence_spans(ARABIC)) == 5 and len(sentence_spans(FRENCH)) == 4
+def test_quoted_sentences_are_whole_and_long_ones_cut_at_clauses() -> None:
+    assert len(quote_spans(ARABIC)) == 5 and len(quote_spans(FRENCH)) == 4
+    short = "Un membre ; un autre : la fin."
+    assert quote_spans(short) == [(0, len(short))]
+    long = "Premier membre de phrase " * 10 + "; second membre " * 8 + "; fin."
+    spans = quote_spans(long)
+    assert len(spans) == 10 and all(b - a <= 320 for a, b in spans) and long[spans[-1][0]:] == "fin."
 
 
 # --- prompt -----------------------------------------------------------------------------------
@@ -207,7 +208,7 @@ def eval_case(question: dict[str, Any], passages: list[dict[str, Any]]) -> tuple
     group = [passages[(index + d) % len(passages)] for d in (-1, 0, 1, 2)]
     hits = [hit(p["id"], p["text"], title=p["title"], language=p["lang"]) for p in group]
     gold, start = passages[index]["text"], question["answer_starts"][0]
-    sentence = next(gold[a:b] for a, b in sentence_spans(gold) if a <= start < b)
+    sentence = next(gold[a:b] for a, b in quote_spans(gold) if a <= start < b)
     return hits, flat(sentence)
 
 

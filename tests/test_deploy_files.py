@@ -10,6 +10,7 @@ from ray.serve.schema import ServeDeploySchema
 from core.config import Settings
 from serve_app.gateway import Gateway, build_app
 from serve_app.retriever import Retriever
+from serve_app.tutor import Tutor
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,7 +19,7 @@ def test_serve_config_matches_serves_schema_and_our_deployment() -> None:
     config = ServeDeploySchema.model_validate(yaml.safe_load((ROOT / "serve_app/serve_config.yaml").read_text()))
     app = config.applications[0]
     assert app.import_path == "serve_app.gateway:build_app"
-    assert [d.name for d in app.deployments] == [Gateway.name, Retriever.name]
+    assert [d.name for d in app.deployments] == [Gateway.name, Retriever.name, Tutor.name]
     built = build_app({k: str(v) for k, v in app.args.items()})
     assert built is not None
 

@@ -10,9 +10,8 @@ import pytest
 
 from core.quiz import BLANK, QuizQuestion, citation_label, cloze_questions, fit_poll, parse_quiz, quiz_messages
 from core.quiz.llm_quiz import MAX_PASSAGE_TOKENS
-from core.quiz.sentences import sentences
 from core.quiz.telegram_limits import MAX_EXPLANATION, MAX_OPTION, MAX_QUESTION, tg_len
-from core.quiz.vocabulary import WORD
+from core.quiz.vocabulary import WORD, quiz_sentences
 from core.retrieval.analysis import terms
 from core.text.arabic import normalise_for_matching
 from core.text.tokens import count_tokens
@@ -38,7 +37,7 @@ def question(**fields: object) -> QuizQuestion:
 
 def original_sentence(q: QuizQuestion, text: str) -> str:
     restored = q.question.replace(BLANK, q.answer)
-    assert restored in sentences(text)
+    assert restored in quiz_sentences(text)
     return restored
 
 
@@ -146,12 +145,11 @@ def test_cloze_on_eval_passages(language: str) -> None:
 
 # --- sentences --------------------------------------------------------------------------------
 
-def test_sentences_know_arabic_and_french_punctuation() -> None:
-    assert sentences("ما هي عاصمة موريتانيا؟ هي نواكشوط؛ وتقع على المحيط. انتهى") == [
+def test_quiz_sentences_end_at_semicolons_and_line_breaks() -> None:
+    assert quiz_sentences("ما هي عاصمة موريتانيا؟ هي نواكشوط؛ وتقع على المحيط. انتهى") == [
         "ما هي عاصمة موريتانيا؟", "هي نواكشوط؛", "وتقع على المحيط.", "انتهى"]
-    assert sentences("M. Dupont dit « vraiment ? » puis part ; il rit. « Oui ! » Fin.") == [
-        "M. Dupont dit « vraiment ? » puis part ; il rit.", "« Oui ! »", "Fin."]
-    assert "".join(sentences(ARABIC)).replace(" ", "") == ARABIC.replace(" ", "")
+    assert quiz_sentences("Titre\nLe texte ; Il suit.") == ["Titre", "Le texte ;", "Il suit."]
+    assert "".join(quiz_sentences(ARABIC)).replace(" ", "") == ARABIC.replace(" ", "")
 
 
 # --- Telegram limits --------------------------------------------------------------------------

@@ -30,8 +30,8 @@ from typing import Any
 
 import regex
 
-from core.answer.sentences import sentence_spans
 from core.answer.sources import distinct_passages, passage_title, strip_citations
+from core.answer.support import quote_spans
 from core.text.language import detect, is_hassaniya
 from core.text.tokens import count_tokens, encoding
 
@@ -132,7 +132,7 @@ def _largest(candidates: Sequence[str], fits: Callable[[str], bool]) -> str | No
 
 def _cut_points(text: str, by_word: bool) -> list[str]:
     ends = ([m.start() for m in regex.finditer(r"\s+", text)] if by_word
-            else [end for _, end in sentence_spans(text)][:-1])
+            else [end for _, end in quote_spans(text)][:-1])
     return [text[:end].rstrip() + _CUT for end in ends if end > 0]
 
 

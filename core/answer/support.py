@@ -1,7 +1,8 @@
 """How well the passages support a question, sentence by sentence: owns the lexical support score
 that the extractive answer quotes from and that decides "not in the material".
 
-Every sentence of the distinct passages (see `core.answer.sentences`; a sentence repeated by
+Every sentence of the distinct passages (`quote_spans`: `core.text.sentences`, a sentence over
+`MAX_SENTENCE_CHARS` also cut after ; ؛ : so that a quote stays short; a sentence repeated by
 overlapping chunks counts once, under its best-ranked passage) is analysed with the retrieval
 analysis (`core.retrieval.analysis.terms`: normalisation, Arabic clitics, French elisions, stop
 words), so وبالمدرسة meets المدرسة and l'école meets école. The question's content terms are its
@@ -31,12 +32,13 @@ from typing import Any
 import regex
 from stop_words import get_stop_words
 
-from core.answer.sentences import sentence_spans
 from core.answer.sources import distinct_passages
 from core.retrieval.analysis import terms
 from core.text.arabic import normalise_for_matching
+from core.text.sentences import sentence_spans
 
 MIN_SUPPORT = 0.35
+MAX_SENTENCE_CHARS = 320
 _LOOSE = 0.7
 _ARABIC = regex.compile(r"^\p{Script=Arabic}+$")
 
@@ -76,13 +78,19 @@ def question_terms(question: str) -> frozenset[str]:
     return frozenset(terms(question)) - _non_content()
 
 
+def quote_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each quotable sentence of `text`: a sentence longer than
+    `MAX_SENTENCE_CHARS` is also cut after ; ؛ : so that a quote stays short."""
+    return sentence_spans(text, max_chars=MAX_SENTENCE_CHARS)
+
+
 def sentences(passages: Iterable[Mapping[str, Any]]) -> list[Sentence]:
     """The distinct sentences of the distinct passages, in passage then text order."""
     seen: set[str] = set()
     found = []
     for number, passage in enumerate(distinct_passages(passages), start=1):
         text = str(passage.get("text") or "")
-        for start, end in sentence_spans(text):
+        for start, end in quote_spans(text):
             key = normalise_for_matching(text[start:end])
             if key not in seen:
                 seen.add(key)

@@ -22,10 +22,9 @@ import regex
 
 from core.quiz.citation import citation_label
 from core.quiz.model import Passage, QuizQuestion
-from core.quiz.sentences import sentences
 from core.quiz.telegram_limits import MAX_QUESTION, fit_poll, tg_len
 from core.quiz.vocabulary import (LANGUAGES, WORD, Slot, Vocabulary, arabic_prefix, is_content_word, key,
-                                  strip_marks)
+                                  quiz_sentences, strip_marks)
 from core.text.arabic import normalise_for_matching
 from core.text.language import arabic_letter_share, detect
 
@@ -58,7 +57,7 @@ def _informativeness(sentence: str, language: str) -> float:
 
 
 def _ranked_sentences(passage: Passage, language: str, rng: random.Random) -> list[str]:
-    usable = [s for s in sentences(passage["text"]) if _usable(s, language)]
+    usable = [s for s in quiz_sentences(passage["text"]) if _usable(s, language)]
     scored = [(-_informativeness(s, language), rng.random(), s) for s in usable]
     return [s for _, _, s in sorted(scored)]
 

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 
 import regex
 
-from core.quiz.sentences import sentences
 from core.retrieval.analysis import stem
 from core.text.arabic import normalise_for_matching
 from core.text.quality import stop_words
+from core.text.sentences import sentences
 
 WORD = regex.compile(r"\p{L}[\p{L}\p{M}]*(?:-\p{L}[\p{L}\p{M}]*)*")
 _ARABIC_WORD = regex.compile(r"^[\p{Script=Arabic}&&[\p{L}\p{M}]]+$", flags=regex.V1)
@@ -45,6 +45,12 @@ _BEFORE_CONSONANT = {"fr": frozenset({"le", "la", "de", "ce", "ne", "que", "je",
 _ARABIC_ENDINGS = ("ات", "ون", "ين", "ة")
 _PROCLITIC_LETTERS = "وفبكل"
 LANGUAGES = ("ar", "fr", "en")
+
+
+def quiz_sentences(text: str) -> list[str]:
+    """The sentences of `text` that questions are built on (`core.text.sentences`): ; and ؛ end
+    a sentence too, and so does a line break, so that a question stays one short clause."""
+    return sentences(text, semicolon_ends=True, newline_ends=True)
 
 
 def key(word: str) -> str:
@@ -157,7 +163,7 @@ class Vocabulary:
 
     def add(self, text: str) -> None:
         seen: set[str] = set()
-        for sentence in sentences(text):
+        for sentence in quiz_sentences(text):
             for i, found in enumerate(WORD.finditer(sentence)):
                 word = strip_marks(found.group()) if self.language == "ar" else found.group()
                 if (i == 0 and self.language != "ar") or not is_content_word(word, self.language):
