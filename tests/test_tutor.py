@@ -286,3 +286,35 @@ async def test_the_wallet_reconciles_after_the_tutor_tests(ray_system: RaySystem
     async with pool.connection() as conn:
         report = await reconcile(conn)
     assert report.ok, report.mismatches
+
+
+async def test_a_follow_up_is_read_with_the_earlier_turn_until_new(corpus: None, llm_tg: FakeTelegram,
+                                                                   openai_server: ThreadedOpenAI) -> None:
+    chat = Chat(llm_tg, new_learner(), "en")
+    await answered(llm_tg, chat, QUESTIONS["en"])
+    await answered(llm_tg, chat, "And where does it happen?")
+    follow_up = openai_server.chat_requests()[-1]["messages"]
+    assert any(QUESTIONS["en"] in m["content"] for m in follow_up[:-1])  # the first question came along
+    assert "forgotten" in await chat.say("/new")
+    await answered(llm_tg, chat, "And where does it happen?")
+    fresh = openai_server.chat_requests()[-1]["messages"]
+    assert not any(QUESTIONS["en"] in m["content"] for m in fresh)
+
+
+async def test_an_llm_quiz_is_validated_against_the_passages(corpus: None, llm_tutor: Any, pool: Any,
+                                                            openai_server: ThreadedOpenAI) -> None:
+    quiz_json = ('```json\n{"questions": ['
+                 '{"question": "What do plants use to make sugar?", "options": ["Sunlight", "Sand", "Salt", "Smoke"],'
+                 ' "correct": 0, "explanation": "Photosynthesis uses sunlight.", "source": 1},'
+                 '{"question": "Invented?", "options": ["a", "b"], "correct": 7, "explanation": "x", "source": 9}'
+                 ']}\n```')
+    openai_server.fake.responder = lambda request: quiz_json
+    async with pool.connection() as conn:
+        user = (await (await conn.execute("INSERT INTO users (first_name, tier) VALUES ('q', 'standard') "
+                                          "RETURNING id")).fetchone())["id"]
+    made = await llm_tutor.quiz.remote(user, "photosynthesis sunlight", 2, f"quiz-test:{uuid.uuid4().hex}")
+    assert made["type"] == "quiz" and [q["question"] for q in made["questions"]] == ["What do plants use to make sugar?"]
+    assert made["questions"][0]["correct"] == 0 and made["questions"][0]["explanation"].endswith("]")
+    request = openai_server.chat_requests()[-1]
+    tokens_in = sum(len(m["content"].split()) for m in request["messages"])
+    assert made["charged"] == cost("gpt-4o-mini", tokens_in, len(quiz_json.split()))
