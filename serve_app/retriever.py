@@ -6,7 +6,8 @@ keeps the BM25 index of the chunks in memory and rebuilds it when the corpus gen
 EmbeddingBatcher (query embeddings, cached in Redis per collection) and the VectorStore; reranking
 goes to the Reranker actor (results cached in Redis by query, candidate ids and model); chunk
 text comes through the Redis chunk cache. A circuit breaker guards the embedding endpoint when it
-is an external one: while open, retrieval answers from BM25 alone.
+is an external one: while open, retrieval answers from BM25 alone. With an LLM the query is also
+translated into the other course languages (cached in Redis) for cross-lingual BM25.
 """
 from __future__ import annotations
 
@@ -33,12 +34,14 @@ from core.corpus.cache import ChunkCache, generation
 from core.db.pool import open_pool
 from core.embeddings import uses_openai
 from core.ledger.tiers import tier as tier_of
+from core.llm.chat import ChatModel, LLMUnavailable
 from core.logs import setup_logging
 from core.request_id import bound
 from core.resilience.breaker import CircuitBreaker
 from core.retrieval.bm25 import LexicalIndex
 from core.retrieval.pipeline import Trace, retrieve
 from core.retrieval.query import Query, parse
+from core.retrieval.translation import parse_translations, translation_messages
 from serve_app.loopback import keep_replica_grpc_on_loopback
 
 keep_replica_grpc_on_loopback()  # this module is what a Retriever replica imports
@@ -67,6 +70,7 @@ class RetrieverApp:
         self.corpus = Corpus()
         self.refreshing = asyncio.Lock()
         self.breaker = CircuitBreaker("embeddings", failure_threshold=3, cooldown_s=30.0)
+        self.llm = ChatModel(settings)  # query translation; its own breaker
         self.breaker_open = Gauge("ustadh_breaker_open", "1 while the circuit breaker refuses calls",
                                   tag_keys=("endpoint",))
         self.handles: dict[str, Any] = {}
@@ -82,12 +86,13 @@ class RetrieverApp:
             hits = await retrieve(query, ports, rerank=tier_of(tier).rerank, on_trace=ports.note)
             self.breaker_open.set(0 if self.breaker.state == "closed" else 1, tags={"endpoint": self.breaker.name})
             logger.info("retrieved", k=k, hits=len(hits), language=query.language, dense=ports.trace.dense,
-                        reranked=ports.trace.reranked)
+                        reranked=ports.trace.reranked, translations=ports.trace.translations)
             return [hit.to_json() for hit in hits]
 
     async def status(self) -> dict[str, Any]:
         """For /healthz: the embedding breaker and the size of this replica's lexical index."""
-        return {"breaker": self.breaker.snapshot(), "chunks": len(self.corpus.index),
+        return {"breaker": self.breaker.snapshot(), "llm_breaker": self.llm.breaker.snapshot(),
+                "chunks": len(self.corpus.index),
                 "collection": self.corpus.collection.name if self.corpus.collection else None}
 
     async def _refresh(self) -> None:
@@ -187,6 +192,23 @@ class _Ports:
             return [i for i, _ in found if meta[i][1] == "public"][:limit]
         wanted = set(self.source_ids)
         return [i for i, _ in found if meta[i][0] in wanted][:limit]
+
+    async def translate(self, query: Query) -> list[str]:
+        """The query in the other course languages (LLM, cached in Redis); [] offline or on failure."""
+        llm = self.app.llm
+        if not llm.configured:
+            return []
+        key = f"qtr:{llm.name}:{_digest(query.language + '|' + query.text)}"
+        cached = await _cache_get(self.app.redis, key)
+        if cached is not None:
+            return json.loads(cached)
+        try:
+            reply, _ = await llm.complete(translation_messages(query.text, query.language), 200)
+        except LLMUnavailable:
+            return []
+        texts = list(parse_translations(reply, query.text, query.language).values())
+        await _cache_set(self.app.redis, key, json.dumps(texts, ensure_ascii=False).encode())
+        return texts
 
     async def rerank(self, query: Query, candidates: list[dict[str, Any]]) -> list[str] | None:
         reranker = self.app.actor(registry.RERANKER)

@@ -4,6 +4,7 @@ reranker and its circuit breaker against the loopback OpenAI server."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -131,6 +132,27 @@ async def test_llm_reranker_breaker_opens_and_recovers(settings: Any) -> None:
         assert reranker.breaker.state == "half_open"
         assert await reranker.rerank("question ?", passages) == [2, 0, 1]
         assert reranker.breaker.state == "closed"
+
+
+async def test_with_an_llm_the_query_is_translated_once_and_searched_in_every_language(
+        corpus: None, ray_system: RaySystem) -> None:
+    from serve_app.retriever import RetrieverApp
+
+    question = "Pourquoi les caravanes traversaient-elles le Sahara ?"
+    translations = {"ar": "لماذا كانت القوافل تعبر الصحراء الكبرى؟", "en": "Why did caravans cross the Sahara?"}
+    async with FakeOpenAI() as ai:
+        ai.responder = lambda request: json.dumps(translations, ensure_ascii=False)
+        app = RetrieverApp(ray_system.settings.model_copy(update={"OPENAI_BASE_URL": ai.base_url + "/v1"}))
+        first = await app.retrieve(question, 3, None, "free", None, "translation-test")
+        asked = [body for path, body in ai.requests if path.endswith("/chat/completions")]
+        assert len(asked) == 1 and asked[0]["messages"][-1]["content"] == question
+        again = await app.retrieve(question, 3, None, "free", None, "translation-test-2")
+        assert len([p for p, _ in ai.requests if p.endswith("/chat/completions")]) == 1  # cached in Redis
+        assert [h["chunk_id"] for h in again] == [h["chunk_id"] for h in first]
+        assert any(h["language"] == "en" for h in first)  # the English lesson on caravans answers it
+        ai.down = True
+        offline = await app.retrieve("Pourquoi les caravanes traversaient-elles le désert ?", 3, None, "free")
+        assert offline  # translation failing leaves retrieval working
 
 
 async def test_bot_search_goes_through_the_deployment_handle(corpus: None, tg: FakeTelegram) -> None:

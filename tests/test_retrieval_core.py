@@ -14,6 +14,7 @@ from core.retrieval.fusion import fuse
 from core.retrieval.metrics import score
 from core.retrieval.pipeline import retrieve
 from core.retrieval.query import MAX_QUERY_CHARS, Query, QueryError, parse
+from core.retrieval.translation import parse_translations, translation_messages
 from tests.corpus_texts import ARABIC, ARABIC_2, ENGLISH, ENGLISH_2, FRENCH, FRENCH_2, eval_passages
 
 
@@ -95,11 +96,12 @@ def test_breaker_opens_refuses_then_probes_once_and_closes() -> None:
 
 
 class MemoryPorts:
-    def __init__(self, dense_up: bool = True, order: list[str] | None = None) -> None:
+    def __init__(self, dense_up: bool = True, order: list[str] | None = None,
+                 translations: list[str] | None = None) -> None:
         self.rows = {f"c{i}": {"id": f"c{i}", "text": t, "uri": f"https://example.org/{i}", "title": f"T{i}",
                                "page": None, "language": "en", "document_id": i}
                      for i, t in enumerate([ENGLISH, ENGLISH_2, FRENCH])}
-        self.dense_up, self.order = dense_up, order
+        self.dense_up, self.order, self.translations = dense_up, order, translations or []
 
     async def embed_query(self, query: Query) -> np.ndarray | None:
         return np.ones(4, dtype=np.float32) if self.dense_up else None
@@ -108,7 +110,10 @@ class MemoryPorts:
         return ["c2", "c1", "c9"]  # c9: a vector whose chunk was removed
 
     async def lexical(self, query: Query, limit: int) -> list[str]:
-        return ["c1", "c0"]
+        return ["c2"] if query.text == "caravanes du Sahara" else ["c1", "c0"]
+
+    async def translate(self, query: Query) -> list[str]:
+        return self.translations
 
     async def rerank(self, query: Query, candidates: list[dict[str, Any]]) -> list[str] | None:
         return self.order
@@ -126,3 +131,22 @@ async def test_pipeline_fuses_skips_removed_chunks_and_falls_back() -> None:
     assert [h.chunk_id for h in lexical_only] == ["c1", "c0"]
     reranked = await retrieve(query, MemoryPorts(order=["c0", "c2", "c1"]), rerank=True)
     assert [h.chunk_id for h in reranked] == ["c0", "c2", "c1"]
+
+
+async def test_a_translated_query_adds_its_own_lexical_list() -> None:
+    query = parse("Sahara caravans", 3)
+    alone = await retrieve(query, MemoryPorts(dense_up=False), rerank=False)
+    assert "c2" not in [h.chunk_id for h in alone]
+    translated = await retrieve(query, MemoryPorts(dense_up=False, translations=["caravanes du Sahara"]), rerank=False)
+    assert "c2" in [h.chunk_id for h in translated]  # the French passage, found through the French translation
+
+
+def test_translations_are_read_strictly() -> None:
+    question = "ما هو مفتاح المعرفة؟"
+    reply = 'Sure:\n{"fr": "Quelle est la clé du savoir ?", "en": "What is the key to knowledge?", "ar": "x"}'
+    assert parse_translations(reply, question, "ar") == {"fr": "Quelle est la clé du savoir ?",
+                                                          "en": "What is the key to knowledge?"}
+    assert parse_translations("no json here", question, "ar") == {}
+    assert parse_translations('{"fr": 3, "en": "' + "x" * 500 + '"}', question, "ar") == {}
+    messages = translation_messages(question, "ar")
+    assert '"fr" (French)' in messages[0]["content"] and messages[1]["content"] == question
