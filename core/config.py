@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     RATE_LIMIT_GLOBAL_PER_S: int = Field(50, ge=1)
     QUIZ_MAX_QUESTIONS: int = Field(10, ge=1, le=20)
     STREAM_INTERVAL_S: float = Field(1.0, ge=0.05, le=10)
+    SCRAPE_USER_AGENT: str = Field("UstadhBot/1.0 (+https://github.com/ustadh; tutoring corpus)", min_length=1)
+    SCRAPE_HOST_DELAY_S: float = Field(3.0, ge=0, le=3600)
+    SCRAPE_TIMEOUT_S: float = Field(15.0, gt=0, le=600)
+    SCRAPE_MAX_PAGE_MB: float = Field(2.0, gt=0, le=1024)
+    SCRAPE_MAX_REDIRECTS: int = Field(5, ge=0, le=20)
+    SCRAPE_ALLOW: Annotated[tuple[str, ...], NoDecode] = ()
     LOG_JSON: bool = False
     LOG_LEVEL: LogLevel = LogLevel.INFO
 
@@ -92,6 +98,13 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(int(part) for part in value.replace(" ", "").split(",") if part)
+        return value
+
+    @field_validator("SCRAPE_ALLOW", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.lower() for part in value.replace(" ", "").split(",") if part)
         return value
 
     @field_validator("DATA_DIR")
@@ -156,6 +169,10 @@ class Settings(BaseSettings):
     @property
     def ingest_max_bytes(self) -> int:
         return int(self.INGEST_MAX_MB * 1024 * 1024)
+
+    @property
+    def scrape_max_page_bytes(self) -> int:
+        return int(self.SCRAPE_MAX_PAGE_MB * 1024 * 1024)
 
     @property
     def llm_configured(self) -> bool:
