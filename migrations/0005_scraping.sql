@@ -1,6 +1,7 @@
 -- Scraping: the crawls of each web source (one running at a time per source) and what each crawl
 -- did with each page (kept, unchanged, duplicate, rejected, skipped, error), with the validators
--- (ETag / Last-Modified) and content digest that let a re-sync skip pages that did not change.
+-- (ETag / Last-Modified), content digest and links that let a re-sync skip pages that did not change
+-- (and still follow their links after a 304).
 -- `sources` itself comes from 0001 (with last_sync_at); a source whose crawls keep failing is
 -- paused once consecutive_failures reaches the crawler's limit.
 
@@ -31,6 +32,7 @@ CREATE TABLE crawl_pages (
     outcome         TEXT NOT NULL CHECK (outcome IN ('kept', 'unchanged', 'duplicate', 'rejected', 'skipped', 'error')),
     reason          TEXT,
     document_id     BIGINT REFERENCES documents (id) ON DELETE SET NULL,
+    links           TEXT[] NOT NULL DEFAULT '{}',
     fetched_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
     UNIQUE (source_id, url)
 );

@@ -318,3 +318,14 @@ async def test_an_llm_quiz_is_validated_against_the_passages(corpus: None, llm_t
     request = openai_server.chat_requests()[-1]
     tokens_in = sum(len(m["content"].split()) for m in request["messages"])
     assert made["charged"] == cost("gpt-4o-mini", tokens_in, len(quiz_json.split()))
+
+
+async def test_a_question_the_material_does_not_answer_is_said_so_and_costs_nothing(
+        corpus: None, tg: FakeTelegram, pool: Any, ray_system: RaySystem) -> None:
+    from core.answer.prompt import NOT_IN_MATERIAL
+
+    chat = Chat(tg, new_learner(), "fr")
+    reply = await chat.say("Quel est le meilleur joueur de football de l'histoire du championnat d'Europe ?")
+    assert NOT_IN_MATERIAL["fr"] in reply
+    balance = await Wallet(ray_system.settings).balance(await user_id_of(pool, chat.user_id))
+    assert balance.debits == 0 and balance.pending == 0

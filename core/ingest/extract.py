@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby
 
+import charset_normalizer
 import docx
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PreformattedString
@@ -36,6 +37,7 @@ MARKDOWN = "text/markdown"
 PLAIN = "text/plain"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MEDIA_TYPES = frozenset({PDF, HTML, MARKDOWN, PLAIN, DOCX})
+_LEGACY_CODEPAGES = ("cp1256", "iso8859_6", "cp1252", "latin_1", "iso8859_15")
 REASONS = ("too_large", "empty", "unsupported_type", "encrypted", "corrupt", "binary")
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -177,23 +179,32 @@ def _reject_known_binary(data: bytes, claimed: str | None) -> None:
 
 
 def _decode(data: bytes) -> str | None:
-    """Text from UTF-8 (optionally with BOM) or BOM-marked UTF-16; None when it looks binary."""
+    """Text from UTF-8 (optionally with BOM), BOM-marked UTF-16, or a legacy Arabic or Latin code page
+    (windows-1256, ISO-8859-6, windows-1252, ISO-8859-1/15: old Arabic and French files) that
+    charset-normalizer recognises; None when it looks binary."""
     codec = next((name for bom, name in _BOMS if data.startswith(bom)), None)
     if codec is None and b"\x00" in data:
         return None
     try:
         text = data.decode(codec or "utf-8")
     except UnicodeDecodeError:
-        return None
+        text = _legacy(data)
+        if text is None:
+            return None
     sample = text[:_SAMPLE_CHARS]
     return None if len(_CONTROL.findall(sample)) > _MAX_CONTROL_SHARE * len(sample) else text
+
+
+def _legacy(data: bytes) -> str | None:
+    best = charset_normalizer.from_bytes(data, cp_isolation=list(_LEGACY_CODEPAGES)).best()
+    return str(best) if best is not None and best.encoding in _LEGACY_CODEPAGES else None
 
 
 def _require_text(data: bytes) -> str:
     text = _decode(data)
     if text is None:
         raise ExtractionError("binary", "The file is named or declared as text but holds binary data "
-                                        "(or text that is not UTF-8/UTF-16).")
+                                        "(or text in an encoding that could not be recognised).")
     return text
 
 

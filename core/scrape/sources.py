@@ -231,34 +231,36 @@ async def known_page(pool: AsyncConnectionPool, source_id: int, url: str) -> dic
     """What the last crawl that met `url` recorded (validators, digest, outcome), or None."""
     async with pool.connection() as conn:
         return await (await conn.execute(
-            """SELECT url, etag, last_modified, content_sha256, outcome, reason, document_id, crawl_id
+            """SELECT url, etag, last_modified, content_sha256, outcome, reason, document_id, crawl_id, links
                FROM crawl_pages WHERE source_id = %s AND url = %s""", (source_id, url))).fetchone()
 
 
 async def record_page(pool: AsyncConnectionPool, source_id: int, crawl_id: int, url: str, outcome: str, *,
                       reason: str | None = None, etag: str | None = None, last_modified: str | None = None,
                       content_sha256: str | None = None, document_id: int | None = None,
-                      keep_validators: bool = False) -> None:
+                      links: list[str] | None = None, keep_validators: bool = False) -> None:
     """Upsert a page's latest outcome. `keep_validators`: leave stored ETag/Last-Modified/digest as they are
-    (a 304, or an error that says nothing about the content)."""
+    (a 304, or an error that says nothing about the content); `links` None keeps the stored links."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
     async with pool.connection() as conn:
         await conn.execute(
             """INSERT INTO crawl_pages (source_id, url, crawl_id, etag, last_modified, content_sha256, outcome,
-                                        reason, document_id)
-               VALUES (%(source)s, %(url)s, %(crawl)s, %(etag)s, %(lm)s, %(sha)s, %(outcome)s, %(reason)s, %(doc)s)
+                                        reason, document_id, links)
+               VALUES (%(source)s, %(url)s, %(crawl)s, %(etag)s, %(lm)s, %(sha)s, %(outcome)s, %(reason)s, %(doc)s,
+                       COALESCE(%(links)s, '{}'::text[]))
                ON CONFLICT (source_id, url) DO UPDATE SET
                    crawl_id = EXCLUDED.crawl_id, outcome = EXCLUDED.outcome, reason = EXCLUDED.reason,
                    fetched_at = now(),
                    document_id = COALESCE(EXCLUDED.document_id, crawl_pages.document_id),
+                   links = CASE WHEN %(links)s::text[] IS NULL THEN crawl_pages.links ELSE EXCLUDED.links END,
                    etag = CASE WHEN %(keep)s THEN crawl_pages.etag ELSE EXCLUDED.etag END,
                    last_modified = CASE WHEN %(keep)s THEN crawl_pages.last_modified ELSE EXCLUDED.last_modified END,
                    content_sha256 = CASE WHEN %(keep)s THEN crawl_pages.content_sha256
                                          ELSE EXCLUDED.content_sha256 END""",
             {"source": source_id, "url": url, "crawl": crawl_id, "etag": etag, "lm": last_modified,
              "sha": content_sha256, "outcome": outcome, "reason": reason, "doc": document_id,
-             "keep": keep_validators})
+             "links": links, "keep": keep_validators})
 
 
 async def crawl_pages(pool: AsyncConnectionPool, crawl_id: int) -> list[dict[str, Any]]:
