@@ -225,6 +225,7 @@ class _Answer:
         finally:
             if not settled:
                 await self.app.void(reservation, self.key)
+                await self.app.admission.refund(self.user_id)
                 await self._record("failed", reason="error")
 
     async def _remember(self, text: str, made: _Made, charged: int) -> None:
@@ -334,6 +335,7 @@ class _Quiz:
             fresh, usage, model = await self._fresh(topic, hits, language, self.count - len(reviews))
             if not fresh and not reviews:
                 await self.app.void(reservation, self.key)
+                await self.app.admission.refund(self.user_id)
                 settled = True
                 await self._record("refused", None, reason="no_material")
                 return Refused("no_material").event()
@@ -351,6 +353,7 @@ class _Quiz:
         finally:
             if not settled:
                 await self.app.void(reservation, self.key)
+                await self.app.admission.refund(self.user_id)
                 await self._record("failed", None, reason="error")
 
     async def _fresh(self, topic: str, hits: list[dict[str, Any]], language: str,
