@@ -155,6 +155,32 @@ async def test_with_an_llm_the_query_is_translated_once_and_searched_in_every_la
         assert offline  # translation failing leaves retrieval working
 
 
+async def test_llm_rerank_results_are_cached_by_query_candidates_and_model(corpus: None,
+                                                                         ray_system: RaySystem) -> None:
+    import ray
+
+    from actors import registry
+    from actors.reranker import OPTIONS, Reranker
+    from serve_app.retriever import RetrieverApp
+
+    async with FakeOpenAI() as ai:
+        ai.responder = lambda request: "2, 1"
+        reranker = ray.remote(**OPTIONS)(Reranker).remote(
+            ray_system.settings.model_copy(update={"OPENAI_BASE_URL": ai.base_url + "/v1"}))
+        app = RetrieverApp(ray_system.settings)  # offline itself: no query translation
+        app.handles[registry.RERANKER] = reranker  # a real Reranker actor whose LLM is the loopback server
+        question = f"How did the caravans cross the Sahara desert? {uuid.uuid4().hex[:6]}"
+        first = await app.retrieve(question, 3, None, "standard")
+        reranks = len([p for p, _ in ai.requests if p.endswith("/chat/completions")])
+        assert reranks == 1
+        again = await app.retrieve(question, 3, None, "standard")
+        assert [h["chunk_id"] for h in again] == [h["chunk_id"] for h in first]
+        assert len([p for p, _ in ai.requests if p.endswith("/chat/completions")]) == reranks  # a cache hit
+        await app.retrieve(question, 3, None, "free")  # the free tier does not rerank
+        assert len([p for p, _ in ai.requests if p.endswith("/chat/completions")]) == reranks
+        ray.kill(reranker)
+
+
 async def test_bot_search_goes_through_the_deployment_handle(corpus: None, tg: FakeTelegram) -> None:
     learner = Chat(tg, 780_001, "ar")
     answer = await learner.say("/search كيف يمكن تنقية الماء قبل شربه؟")
