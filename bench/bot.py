@@ -29,9 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pydantic import SecretStr  # noqa: E402
 
-from bench.stores import offline_settings  # noqa: E402
+from bench.stores import offline_settings, running_system  # noqa: E402
 from core.config import Settings  # noqa: E402
-from ops.ray_local import prepare_environment, start_ray  # noqa: E402
 from tests.corpus_texts import ARABIC, ENGLISH, FRENCH  # noqa: E402
 from tests.fakes.openai import FakeOpenAI  # noqa: E402
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
@@ -152,30 +151,16 @@ def main() -> int:
     parser.add_argument("--llm-delay", type=float, default=0.02)
     args = parser.parse_args()
     llm = start_llm(args.llm_delay)
-    with offline_settings(HTTP_PORT=18124, RATE_LIMIT_GLOBAL_PER_S=10_000) as settings:
-        prepare_environment(settings)
-        start_ray(settings, dashboard=False)
-        import ray
+    with offline_settings(HTTP_PORT=18124, RATE_LIMIT_GLOBAL_PER_S=10_000) as settings, running_system(settings):
         from ray import serve
 
-        from actors import registry
-        from serve_app.gateway import application
         from serve_app.retriever import Retriever
         from serve_app.tutor import Tutor
 
-        try:
-            handles = registry.start_actors(settings)
-            ray.get([h.ping.remote() for h in handles.values()])
-            serve.start(http_options={"host": "127.0.0.1", "port": settings.HTTP_PORT})
-            serve.run(application(settings), name="ustadh", route_prefix="/")
-            llm_settings = settings.model_copy(update={"OPENAI_BASE_URL": llm.base_url + "/v1",
-                                                       "OPENAI_API_KEY": SecretStr("sk-bench")})
-            handle = serve.run(Tutor.bind(llm_settings, Retriever.bind(settings)), name="tutor-llm",
-                               route_prefix=None)
-            asyncio.run(run(settings, handle, args))
-        finally:
-            serve.shutdown()
-            ray.shutdown()
+        llm_settings = settings.model_copy(update={"OPENAI_BASE_URL": llm.base_url + "/v1",
+                                                   "OPENAI_API_KEY": SecretStr("sk-bench")})
+        handle = serve.run(Tutor.bind(llm_settings, Retriever.bind(settings)), name="tutor-llm", route_prefix=None)
+        asyncio.run(run(settings, handle, args))
     return 0
 
 

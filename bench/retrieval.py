@@ -35,9 +35,8 @@ import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 
-from bench.stores import offline_settings  # noqa: E402
+from bench.stores import offline_settings, running_system  # noqa: E402
 from core.config import Settings  # noqa: E402
-from ops.ray_local import prepare_environment, start_ray  # noqa: E402
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 
@@ -185,24 +184,8 @@ def main() -> int:
     if not EVAL.exists():
         print(f"needs the shared passages at {EVAL}")
         return 2
-    with offline_settings(HTTP_PORT=18123) as settings:
-        prepare_environment(settings)
-        start_ray(settings, dashboard=False)
-        import ray
-        from ray import serve
-
-        from actors import registry
-        from serve_app.gateway import application
-
-        try:
-            handles = registry.start_actors(settings)
-            ray.get([h.ping.remote() for h in handles.values()])
-            serve.start(http_options={"host": "127.0.0.1", "port": settings.HTTP_PORT})
-            serve.run(application(settings), name="ustadh", route_prefix="/")
-            asyncio.run(run(settings, args))
-        finally:
-            serve.shutdown()
-            ray.shutdown()
+    with offline_settings(HTTP_PORT=18123) as settings, running_system(settings):
+        asyncio.run(run(settings, args))
     return 0
 
 

@@ -1,6 +1,7 @@
 """Throwaway PostgreSQL and Redis for the benchmarks: the configured servers (DATABASE_URL,
 REDIS_URL; a fresh database is created and dropped), else embedded ones in a temporary directory;
-and `offline_settings`, the settings of a throwaway offline system on them."""
+`offline_settings`, the settings of a throwaway offline system on them; and `running_system`,
+that system started as `ustadh up` starts it (Ray, the actors, the Serve application)."""
 from __future__ import annotations
 
 import os
@@ -65,3 +66,27 @@ def offline_settings(**overrides: object) -> Iterator[Settings]:
                                  LOG_LEVEL="WARNING", RAY_NUM_CPUS=os.cpu_count() or 2, **overrides)
         setup_logging(settings, "bench")
         yield settings
+
+
+@contextmanager
+def running_system(settings: Settings) -> Iterator[None]:
+    """Ray on loopback with the system actors and the Serve application, stopped on exit."""
+    from ops.ray_local import prepare_environment, start_ray
+
+    prepare_environment(settings)
+    start_ray(settings, dashboard=False)
+    import ray
+    from ray import serve
+
+    from actors import registry
+    from serve_app.gateway import application
+
+    try:
+        handles = registry.start_actors(settings)
+        ray.get([h.ping.remote() for h in handles.values()])
+        serve.start(http_options={"host": "127.0.0.1", "port": settings.HTTP_PORT})
+        serve.run(application(settings), name="ustadh", route_prefix="/")
+        yield
+    finally:
+        serve.shutdown()
+        ray.shutdown()

@@ -169,6 +169,15 @@ class TutorApp:
     def model_for_billing(self) -> str:
         return self.llm.name if self.llm.configured else EXTRACTIVE
 
+    async def record(self, kind: str, user_id: int, request_id: str, started: float, status: str, *,
+                     language: str | None = None, mode: str | None = None, reason: str | None = None,
+                     usage: Usage | None = None, cost: int = 0) -> None:
+        """One row in `questions` for /stats: how the request ended, its usage, cost and latency."""
+        usage = usage or Usage()
+        latency = round((time.perf_counter() - started) * 1000)
+        await record(await self.pool(), Outcome(user_id, request_id, kind, status, language, mode, reason,
+                                                usage.prompt_tokens, usage.completion_tokens, cost, latency))
+
     def note(self, kind: str, mode: str) -> None:
         self.answers.inc(tags={"kind": kind, "mode": mode})
         self.breaker_open.set(0 if self.llm.breaker.state == "closed" else 1, tags={"endpoint": "llm"})
@@ -261,11 +270,8 @@ class _Answer:
 
     async def _record(self, status: str, *, mode: str | None = None, reason: str | None = None,
                       usage: Usage | None = None, cost: int = 0) -> None:
-        usage = usage or Usage()
-        latency = round((time.perf_counter() - self.started) * 1000)
-        await record(await self.app.pool(), Outcome(
-            self.user_id, self.request_id, "answer", status, self.language, mode, reason, usage.prompt_tokens,
-            usage.completion_tokens, cost, latency))
+        await self.app.record("answer", self.user_id, self.request_id, self.started, status, language=self.language,
+                              mode=mode, reason=reason, usage=usage, cost=cost)
 
 
 class _Made:
@@ -377,11 +383,8 @@ class _Quiz:
 
     async def _record(self, status: str, mode: str | None, *, reason: str | None = None,
                       usage: Usage | None = None, cost: int = 0) -> None:
-        usage = usage or Usage()
-        latency = round((time.perf_counter() - self.started) * 1000)
-        await record(await self.app.pool(), Outcome(
-            self.user_id, self.request_id, "quiz", status, None, mode, reason, usage.prompt_tokens,
-            usage.completion_tokens, cost, latency))
+        await self.app.record("quiz", self.user_id, self.request_id, self.started, status, mode=mode, reason=reason,
+                              usage=usage, cost=cost)
 
 
 def _parse(text: str) -> Any:

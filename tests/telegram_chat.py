@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest_asyncio
 from pydantic import SecretStr
 
 from bot.app import build_bot, build_dispatcher
+from core.config import Settings
 from tests.conftest import RaySystem
 from tests.fakes.telegram import FakeTelegram
 
@@ -38,19 +40,26 @@ class Chat:
         return call.params["text"]
 
 
-@pytest_asyncio.fixture
-async def tg(ray_system: RaySystem, pool: Any) -> AsyncIterator[FakeTelegram]:
+@asynccontextmanager
+async def running_bot(settings: Settings, pool: Any, tutor: Any = None, **overrides: Any) -> AsyncIterator[FakeTelegram]:
+    """The real bot long-polling a fresh FakeTelegram, with `settings` (and `overrides`) and the given Tutor."""
     async with FakeTelegram() as fake:
-        settings = ray_system.settings.model_copy(update={"TELEGRAM_BOT_TOKEN": SecretStr(fake.token),
-                                                          "TELEGRAM_API_BASE": fake.base_url})
-        bot = build_bot(settings)
-        dp = build_dispatcher(settings, pool)
+        bot_settings = settings.model_copy(update={"TELEGRAM_BOT_TOKEN": SecretStr(fake.token),
+                                                   "TELEGRAM_API_BASE": fake.base_url, **overrides})
+        bot = build_bot(bot_settings)
+        dp = build_dispatcher(bot_settings, pool, tutor=tutor)
         task = asyncio.create_task(dp.start_polling(bot, polling_timeout=1, handle_signals=False,
                                                     close_bot_session=False))
         yield fake
         await dp.stop_polling()
         await asyncio.wait([task], timeout=5)
         await bot.session.close()
+
+
+@pytest_asyncio.fixture
+async def tg(ray_system: RaySystem, pool: Any) -> AsyncIterator[FakeTelegram]:
+    async with running_bot(ray_system.settings, pool) as fake:
+        yield fake
 
 
 async def issue_token(admin: Chat, telegram_id: int) -> str:

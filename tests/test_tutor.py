@@ -20,7 +20,6 @@ from pydantic import SecretStr
 
 from actors.ingestion_client import Ingestion
 from actors.wallet_client import Wallet
-from bot.app import build_bot, build_dispatcher
 from bot.split import visible_text as visible
 from core.db import api_tokens
 from core.ledger.reconcile import reconcile
@@ -32,7 +31,7 @@ from tests.conftest import RaySystem
 from tests.corpus_texts import ARABIC, ENGLISH, FRENCH
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.telegram import FakeTelegram
-from tests.telegram_chat import ADMIN, Chat, bearer, issue_token, tg  # noqa: F401 - tg is a fixture
+from tests.telegram_chat import ADMIN, Chat, bearer, issue_token, running_bot, tg  # noqa: F401 - tg is a fixture
 from tests.test_ingestion import wait_job
 
 REPLIES = {
@@ -110,18 +109,8 @@ async def llm_tg(ray_system: RaySystem, pool: Any, llm_tutor: Any, openai_server
     openai_server.fake.reset()
     openai_server.fake.responder = lambda request: REPLIES[requested_language(request)]
     openai_server.fake.chunk_delay = 0.05
-    async with FakeTelegram() as fake:
-        settings = ray_system.settings.model_copy(update={"TELEGRAM_BOT_TOKEN": SecretStr(fake.token),
-                                                          "TELEGRAM_API_BASE": fake.base_url,
-                                                          "STREAM_INTERVAL_S": 0.2})
-        bot = build_bot(settings)
-        dp = build_dispatcher(settings, pool, tutor=Tutor(llm_tutor))
-        task = asyncio.create_task(dp.start_polling(bot, polling_timeout=1, handle_signals=False,
-                                                    close_bot_session=False))
+    async with running_bot(ray_system.settings, pool, Tutor(llm_tutor), STREAM_INTERVAL_S=0.2) as fake:
         yield fake
-        await dp.stop_polling()
-        await asyncio.wait([task], timeout=5)
-        await bot.session.close()
 
 
 def new_learner() -> int:
