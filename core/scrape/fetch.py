@@ -3,13 +3,12 @@
 This module owns the crawl's HTTP exchange and its failure codes (`FetchError.reason`, and
 `retryable`, which says whether a later sync may succeed). `PageFetcher.get(url)`:
 
-1. asks `RobotsPolicy` whether robots.txt allows the URL (robots.txt is fetched through this same
-   fetcher: guarded, paced, capped);
-2. for each hop: checks the URL with `AddressGuard`, waits for the host's slot (`HostPacer`,
-   the longer of SCRAPE_HOST_DELAY_S and the site's Crawl-delay up to 60 s), sends the request
-   with `If-None-Match` / `If-Modified-Since` when given; a redirect (301/302/303/307/308) is
-   followed by hand, at most SCRAPE_MAX_REDIRECTS times, with robots and the guard checked again;
-3. checks the status, the content type and the size (Content-Length, then while streaming).
+1. for each hop: checks the URL with `AddressGuard`, then robots.txt (`RobotsPolicy`; robots.txt
+   itself is fetched through this fetcher: guarded, paced, first 512 KiB), waits for the host's
+   slot (`HostPacer`, the longer of SCRAPE_HOST_DELAY_S and the site's Crawl-delay up to 60 s),
+   sends the request with `If-None-Match` / `If-Modified-Since` when given; a redirect
+   (301/302/303/307/308) is followed by hand, at most SCRAPE_MAX_REDIRECTS times;
+2. checks the status, the content type and the size (Content-Length, then while streaming).
 
 Connections go through `GuardedResolver`, so a DNS answer that changes after the check is still
 refused. aiohttp is the HTTP client of the whole system (bot, ingestion); its own redirect
@@ -105,7 +104,7 @@ class PageFetcher:
 
     async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Page:
         """GET `url` as a crawl does; raises FetchError."""
-        headers = {}
+        headers: dict[str, str] = {}
         if etag:
             headers[hdrs.IF_NONE_MATCH] = etag
         if last_modified:
@@ -125,9 +124,11 @@ class PageFetcher:
     async def _follow(self, url: str, headers: dict[str, str], read: Reader, *,
                       obey_robots: bool) -> Page | tuple[int, bytes]:
         for _ in range(self._settings.SCRAPE_MAX_REDIRECTS + 1):
+            await self._check(url)  # first: a refused origin's robots.txt is not fetched either
             if obey_robots and not await self.robots.allowed(url):
-                raise FetchError("robots", f"robots.txt disallows {url}.")
-            await self._check(url)
+                failure = self.robots.failure(url)  # a site that is down may allow it later
+                raise FetchError("robots", f"{url}: {failure or 'robots.txt disallows it'}.",
+                                 retryable=failure is not None)
             await self._pace(url, obey_robots)
             next_url, result = await self._exchange(url, headers, read)
             if next_url is None:
@@ -139,8 +140,9 @@ class PageFetcher:
     async def _check(self, url: str) -> None:
         try:
             await self._guard.check(url)
-        except Blocked as exc:
-            raise FetchError("blocked", f"Refused {url}: {exc.message}") from exc
+        except Blocked as exc:  # a name that does not resolve today may resolve tomorrow
+            raise FetchError("blocked", f"Refused {url}: {exc.message}",
+                             retryable=exc.reason == "unresolvable") from exc
 
     async def _pace(self, url: str, obey_robots: bool) -> None:
         delay = self._settings.SCRAPE_HOST_DELAY_S
@@ -166,6 +168,8 @@ class PageFetcher:
             if isinstance(exc.os_error, Blocked):
                 raise FetchError("blocked", f"Refused {url} at connect time: {exc.os_error.message}") from exc
             raise FetchError("network", f"Could not resolve {url}: {exc.os_error!r}", retryable=True) from exc
+        except aiohttp.InvalidURL as exc:
+            raise FetchError("network", f"Could not use the URL {url}: {exc}") from exc
         except aiohttp.ClientError as exc:
             raise FetchError("network", f"Could not fetch {url}: {exc!r}", retryable=True) from exc
 

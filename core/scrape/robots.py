@@ -38,6 +38,7 @@ class _Rules:
     parsed: Protego | None  # None: `allow_all` says everything
     allow_all: bool
     expires: float
+    failure: str | None = None  # why robots.txt could not be had (everything is then disallowed)
 
 
 def origin_of(url: str) -> str:
@@ -86,6 +87,12 @@ class RobotsPolicy:
         delay = rules.parsed.crawl_delay(self._agent) if rules.parsed is not None else None
         return float(delay) if delay is not None else None
 
+    def failure(self, url: str) -> str | None:
+        """Why the site of `url` is disallowed as a whole for now (robots.txt answered 5xx/429 or was
+        unreachable), from the cache; None when its robots.txt was read or never asked for."""
+        cached = self._cache.get(origin_of(url))
+        return cached.failure if cached is not None else None
+
     def forget(self, origin: str) -> None:
         """Drop the cached rules of `origin` (the next question fetches robots.txt again)."""
         self._cache.pop(origin_of(origin), None)
@@ -106,11 +113,11 @@ class RobotsPolicy:
             status, body = await self._fetch(url)
         except Exception as exc:  # any failure to reach robots.txt means "undefined": disallow all
             logger.info("scrape: robots.txt of {} unreachable ({!r}): disallowing the site for now", origin, exc)
-            return _Rules(None, False, self._clock() + self._error_ttl_s)
+            return _Rules(None, False, self._clock() + self._error_ttl_s, f"robots.txt unreachable: {exc}")
         if 200 <= status < 300:
             parsed = Protego.parse(body[:MAX_BYTES].decode("utf-8", errors="replace"))
             return _Rules(parsed, True, self._clock() + self._ttl_s)
         if 400 <= status < 500 and status != 429:
             return _Rules(None, True, self._clock() + self._ttl_s)
         logger.info("scrape: robots.txt of {} answered HTTP {}: disallowing the site for now", origin, status)
-        return _Rules(None, False, self._clock() + self._error_ttl_s)
+        return _Rules(None, False, self._clock() + self._error_ttl_s, f"robots.txt answered HTTP {status}")

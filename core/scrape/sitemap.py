@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Iterable
 
 from lxml import etree
 
@@ -23,7 +24,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 def parse_sitemap(xml: bytes) -> tuple[list[str], list[str]]:
     """(page URLs, nested sitemap URLs) listed by a sitemap; ([], []) for anything unreadable."""
     data = _gunzip(xml) if xml[:2] == _GZIP_MAGIC else xml[:MAX_BYTES]
-    if not data.lstrip()[:1] == b"<":
+    if data.lstrip()[:1] != b"<":
         return _plain_text(data), []
     root = _parse(data)
     if root is None:
@@ -61,9 +62,9 @@ def _plain_text(data: bytes) -> list[str]:
     return _clean(line.strip() for line in lines[: MAX_URLS * 2])[:MAX_URLS]
 
 
-def _clean(urls: object) -> list[str]:
+def _clean(urls: Iterable[str]) -> list[str]:
     seen: dict[str, None] = {}
-    for url in urls:  # type: ignore[attr-defined]
+    for url in urls:
         if url.lower().startswith(("http://", "https://")) and " " not in url:
             seen.setdefault(url, None)
     return list(seen)

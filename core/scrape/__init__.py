@@ -1,0 +1,2 @@
+"""Ray-free crawling core: the SSRF guard, per-host pacing, robots.txt, page fetching, sitemaps and
+main-text extraction that crawl actors build on."""
