@@ -12,7 +12,7 @@ from typing import Any
 
 import ray
 
-from actors import embedding_batcher, ingestor, reranker, vector_store, wallet
+from actors import crawler, embedding_batcher, ingestor, reranker, vector_store, wallet
 from core.config import Settings
 
 NAMESPACE = "ustadh"
@@ -21,6 +21,7 @@ TELEGRAM_BOT = "telegram_bot"
 EMBEDDING_BATCHER = "embedding_batcher"
 INGESTOR = "ingestor"
 RERANKER = "reranker"
+CRAWLER = "crawler"
 
 
 def wallet_ledger(shard: int) -> str:
@@ -34,7 +35,8 @@ def _specs(settings: Settings) -> dict[str, tuple[Any, tuple[Any, ...]]]:
         VECTOR_STORE: (ray.remote(**vector_store.OPTIONS)(vector_store.VectorStore), ()),
         EMBEDDING_BATCHER: (ray.remote(**embedding_batcher.OPTIONS)(embedding_batcher.EmbeddingBatcher), ()),
         INGESTOR: (ray.remote(**ingestor.OPTIONS)(ingestor.Ingestor), ()),
-        RERANKER: (ray.remote(**reranker.OPTIONS)(reranker.Reranker), ())}
+        RERANKER: (ray.remote(**reranker.OPTIONS)(reranker.Reranker), ()),
+        CRAWLER: (ray.remote(**crawler.OPTIONS)(crawler.Crawler), ())}
     ledger = ray.remote(**wallet.OPTIONS)(wallet.WalletLedger)
     specs.update({wallet_ledger(i): (ledger, (i,)) for i in range(settings.WALLET_SHARDS)})
     if settings.TELEGRAM_BOT_TOKEN is not None:

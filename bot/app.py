@@ -16,6 +16,7 @@ from bot.middlewares.request_id import RequestIdMiddleware
 from bot.middlewares.retry_after import RetryAfterMiddleware
 from bot.middlewares.user import UserMiddleware
 from bot.routers import admin, chat, errors, fallback, ingestion, language, quiz, reindex, search, start
+from bot.routers import sources as source_commands
 from bot.routers import wallet as wallet_commands
 from bot.texts import Translator
 from core.config import Settings
@@ -43,7 +44,7 @@ def build_dispatcher(settings: Settings, pool: AsyncConnectionPool, tutor: Tutor
     dp.update.outer_middleware(I18nMiddleware())
     dp.include_routers(errors.make_router(), start.make_router(), language.make_router(), wallet_commands.make_router(), admin.make_router(),
                        ingestion.make_router(), reindex.make_router(), search.make_router(), quiz.make_router(),
-                       chat.make_router(), fallback.make_router())
+                       source_commands.make_router(), chat.make_router(), fallback.make_router())
     return dp
 
 

@@ -16,6 +16,7 @@ from ops.eval import EVAL, run_eval
 from ops.ingest import run_ingest, run_reindex
 from ops.jobs import JOBS
 from ops.ray_local import NoRunningSystem
+from ops.sync import run_sync
 
 
 def _up(settings: Settings, _: argparse.Namespace) -> int:
@@ -44,6 +45,7 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] =
     "jobs": ("run a maintenance job: " + ", ".join(JOBS), _jobs),
     "ingest": ("ingest files, directories or URLs through the running system, with a progress bar", run_ingest),
     "reindex": ("embed every chunk with the current embedding model, then switch readers to it", run_reindex),
+    "sync": ("crawl a web source now through the running system, with a progress bar", run_sync),
     "eval": ("measure retrieval on ../shared/eval (recall@k, MRR, nDCG@10) beside the BM25 baseline", run_eval),
 }
 
@@ -60,6 +62,8 @@ def parser() -> argparse.ArgumentParser:
         if name == "ingest":
             command.add_argument("paths", nargs="+", metavar="PATH|URL")
             command.add_argument("--visibility", choices=("public", "admin"), default="public")
+        if name == "sync":
+            command.add_argument("source")
         if name == "eval":
             command.add_argument("--eval-dir", default=str(EVAL))
             command.add_argument("--passages", type=int, default=None, help="first N passages per set")

@@ -24,6 +24,7 @@ from core.logs import setup_logging
 from core.ledger.errors import LedgerError
 from core.request_id import bound
 from serve_app import deps, ingestion_api, retrieval_api, tutor_api, wallet_api
+from serve_app import scraping_api
 from serve_app.deps import Resources
 from serve_app.errors import ledger_error
 from serve_app.health import HealthReport, summary
@@ -39,6 +40,7 @@ api.include_router(wallet_api.router)
 api.include_router(ingestion_api.router)
 api.include_router(retrieval_api.router)
 api.include_router(tutor_api.router)
+api.include_router(scraping_api.router)
 api.add_exception_handler(LedgerError, ledger_error)
 
 

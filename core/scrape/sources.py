@@ -172,7 +172,8 @@ def crawl_public(row: dict[str, Any], source: str) -> dict[str, Any]:
     return {"id": row["id"], "source": source, "state": row["state"], "trigger": row["trigger"],
             "counts": dict(row["counts"] or {}), "error": row["error"],
             "started_at": row["started_at"].isoformat(),
-            "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None}
+            "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None,
+            "duration_s": round(((row["finished_at"] or row["updated_at"]) - row["started_at"]).total_seconds(), 2)}
 
 
 async def start_crawl(pool: AsyncConnectionPool, source_id: int, counts: dict[str, int],

@@ -1,0 +1,204 @@
+"""Admins manage web sources from Telegram: `/sources`, `/source_add`, `/sync <source>`,
+`/source_pause <source>`.
+
+`/source_add <name> <URL> [depth=N] [budget=N] [every=MINUTES] [lang=ar|fr|en]` creates the source
+(or replaces its settings). `/sync` starts a crawl in the Crawler actor (or follows the one that
+runs) and sends one status message that is edited with the live counts until the crawl ends, then
+the final report as a new message. Non-admins are refused.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from loguru import logger
+from psycopg_pool import AsyncConnectionPool
+
+from actors.crawler import CrawlerUnavailable, Crawls
+from bot.filters import IsAdmin
+from bot.texts import Translator
+from core.scrape import sources
+from core.scrape.sources import CrawlRunning, SourceError, UnknownSource
+
+POLL_S = 1.0
+EDIT_EVERY_S = 2.0  # Telegram limits edits; the last counts always show in the final report
+FOLLOW_LIMIT_S = 6 * 3600.0
+_REPORT_PAGES = 15
+_ICONS = {"kept": "✅", "unchanged": "▫️", "duplicate": "♊", "rejected": "🚫", "skipped": "⏭", "error": "❌"}
+_OPTIONS = {"depth": "max_depth", "budget": "page_budget", "every": "schedule_minutes", "lang": "language_hint"}
+crawls = Crawls()
+_followers: set[asyncio.Task[None]] = set()
+
+
+def parse_add(args: str) -> dict[str, Any] | None:
+    """`<name> <URL> [key=value ...]` as upsert_source arguments; None when malformed."""
+    words = args.split()
+    if len(words) < 2 or "=" in words[0] or "=" in words[1]:
+        return None
+    found: dict[str, Any] = {"name": words[0], "seed_urls": [words[1]]}
+    for word in words[2:]:
+        key, sep, value = word.partition("=")
+        if not sep or key not in _OPTIONS or not value:
+            return None
+        if key == "lang":
+            found[_OPTIONS[key]] = value.lower()
+        elif value.isdigit():
+            found[_OPTIONS[key]] = int(value)
+        else:
+            return None
+    return found
+
+
+def counts_text(t: Translator, key: str, name: str, counts: dict[str, int], **extra: Any) -> str:
+    values = {k: counts.get(k, 0) for k in ("fetched", "kept", "unchanged", "duplicates", "rejected", "skipped",
+                                             "errors")}
+    return t(key, name=name, **values, **extra)
+
+
+def report_text(t: Translator, name: str, crawl: dict[str, Any], source: dict[str, Any] | None = None) -> str:
+    """The final report: counts, then the pages that were not kept (the first few), then a pause notice."""
+    if crawl["state"] == "failed":
+        lines = [t("sync_failed", name=name, error=crawl.get("error") or "?"),
+                 counts_text(t, "sync_progress", name, crawl["counts"])]
+    else:
+        lines = [counts_text(t, "sync_done", name, crawl["counts"], seconds=f"{crawl.get('duration_s', 0):g}")]
+    pages = crawl.get("pages") or []
+    notable = [p for p in pages if p["outcome"] != "unchanged"]
+    for page in notable[:_REPORT_PAGES]:
+        reason = (page.get("reason") or "").replace("\n", " ")
+        lines.append(f"{_ICONS.get(page['outcome'], '•')} {page['url']} — {reason[:160]}")
+    if len(notable) > _REPORT_PAGES:
+        lines.append(f"… +{len(notable) - _REPORT_PAGES}")
+    if source is not None and source.get("status") == "paused":
+        lines.append(t("sync_source_paused", name=name, reason=source.get("pause_reason") or "?"))
+    return "\n".join(lines)
+
+
+async def list_sources(message: Message, pool: AsyncConnectionPool, t: Translator) -> None:
+    found = await sources.list_sources(pool)
+    if not found:
+        await message.answer(t("sources_empty"))
+        return
+    lines = [t("sources_header")]
+    for source in found:
+        status = t("source_status_active") if source.status == "active" else \
+            t("source_status_paused", reason=source.pause_reason or "?")
+        last = source.last_sync_at.strftime("%Y-%m-%d %H:%M UTC") if source.last_sync_at else t("source_never_synced")
+        url = source.seed_urls[0] if source.seed_urls else source.sitemap_url or ""
+        lines.append(t("source_line", icon="🟢" if source.status == "active" else "⏸", name=source.name,
+                       status=status, url=url, last=last))
+    await message.answer("\n".join(lines))
+
+
+async def add_source(message: Message, command: CommandObject, pool: AsyncConnectionPool, t: Translator) -> None:
+    parsed = parse_add(command.args or "")
+    if parsed is None:
+        await message.answer(t("source_add_usage"))
+        return
+    try:
+        source, _ = await sources.upsert_source(pool, **parsed)
+    except SourceError as exc:
+        await message.answer(t("source_invalid", error=str(exc)))
+        return
+    schedule = t("source_every", minutes=source.schedule_minutes) if source.schedule_minutes \
+        else t("source_no_schedule")
+    await message.answer(t("source_saved", name=source.name, url=source.seed_urls[0], depth=source.max_depth,
+                           budget=source.page_budget, schedule=schedule))
+
+
+async def _edit(bot: Bot, message: Message, text: str) -> None:
+    try:
+        await bot.edit_message_text(text, chat_id=message.chat.id, message_id=message.message_id)
+    except TelegramAPIError as exc:  # "message is not modified", deleted, ...: progress is cosmetic
+        logger.info("sync progress not edited", error=str(exc))
+
+
+async def follow(bot: Bot, chat_id: int, name: str, crawl_id: int, t: Translator) -> None:
+    """One status message edited with the live counts until the crawl ends, then the final report."""
+    loop = asyncio.get_running_loop()
+    shown = counts_text(t, "sync_progress", name, {})
+    progress = await bot.send_message(chat_id, shown)
+    edited_at, deadline = loop.time(), loop.time() + FOLLOW_LIMIT_S
+    while loop.time() < deadline:
+        await asyncio.sleep(POLL_S)
+        try:
+            status = await crawls.status(name)
+        except CrawlerUnavailable:
+            continue
+        except SourceError as exc:
+            await bot.send_message(chat_id, t("sync_failed", name=name, error=str(exc)))
+            return
+        crawl = status["crawl"]
+        if crawl is None or crawl["id"] != crawl_id:
+            continue
+        text = counts_text(t, "sync_progress", name, crawl["counts"])
+        finished = crawl["state"] != "running"
+        if text != shown and (finished or loop.time() - edited_at >= EDIT_EVERY_S):
+            await _edit(bot, progress, text)
+            shown, edited_at = text, loop.time()
+        if finished:
+            await bot.send_message(chat_id, report_text(t, name, crawl, status["source"]))
+            return
+
+
+async def sync(message: Message, command: CommandObject, bot: Bot, t: Translator) -> None:
+    name = (command.args or "").strip()
+    if not name or " " in name:
+        await message.answer(t("sync_usage"))
+        return
+    try:
+        crawl = await crawls.sync(name)
+    except UnknownSource:
+        await message.answer(t("source_unknown", name=name))
+        return
+    except CrawlRunning:
+        try:
+            crawl = (await crawls.status(name))["crawl"]
+        except (SourceError, CrawlerUnavailable):
+            crawl = None
+        await message.answer(t("sync_running", name=name))
+        if crawl is None:
+            return
+    except CrawlerUnavailable:
+        await message.answer(t("crawler_unavailable"))
+        return
+    except SourceError as exc:
+        await message.answer(t("sync_failed", name=name, error=str(exc)))
+        return
+    task = asyncio.create_task(follow(bot, message.chat.id, name, crawl["id"], t))
+    _followers.add(task)
+    task.add_done_callback(_followers.discard)
+
+
+async def pause(message: Message, command: CommandObject, pool: AsyncConnectionPool, t: Translator) -> None:
+    name = (command.args or "").strip()
+    if not name or " " in name:
+        await message.answer(t("source_pause_usage"))
+        return
+    try:
+        try:
+            await crawls.pause(name, t("source_paused_by_admin"))
+        except CrawlerUnavailable:  # nothing runs then; the flag alone stops scheduled syncs
+            await sources.set_paused(pool, name, t("source_paused_by_admin"))
+    except UnknownSource:
+        await message.answer(t("source_unknown", name=name))
+        return
+    await message.answer(t("source_paused_now", name=name))
+
+
+async def refuse(message: Message, t: Translator) -> None:
+    await message.answer(t("admin_only"))
+
+
+def make_router() -> Router:
+    router = Router(name="sources")
+    router.message.register(list_sources, Command("sources"), IsAdmin())
+    router.message.register(add_source, Command("source_add"), IsAdmin())
+    router.message.register(sync, Command("sync"), IsAdmin())
+    router.message.register(pause, Command("source_pause"), IsAdmin())
+    router.message.register(refuse, Command("sources", "source_add", "sync", "source_pause"))
+    return router
