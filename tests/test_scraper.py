@@ -30,7 +30,7 @@ from tests.telegram_chat import ADMIN, Chat, bearer, issue_token, tg  # noqa: F4
 
 DELAY_S = 0.3
 TIMEOUT_S = 1.5
-_ids = itertools.count(780_001)
+_ids = itertools.count(840_001)
 LAST_MODIFIED = "Wed, 01 Oct 2025 08:00:00 GMT"
 
 

@@ -114,7 +114,7 @@ async def llm_tg(ray_system: RaySystem, pool: Any, llm_tutor: Any, openai_server
 
 
 def new_learner() -> int:
-    return 700_000 + uuid.uuid4().int % 100_000
+    return 5_000_000 + uuid.uuid4().int % 1_000_000  # a range no other test module uses
 
 
 async def user_id_of(pool: Any, telegram_id: int) -> int:
