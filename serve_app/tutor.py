@@ -157,6 +157,11 @@ class TutorApp:
             await self.wallet.settle(reservation, charged, f"{key}:settle")
         return charged
 
+    async def abandon(self, reservation: Reservation, key: str, user_id: int) -> None:
+        """Nothing came of the request: its credit and its daily quota go back."""
+        await self.void(reservation, key)
+        await self.admission.refund(user_id)
+
     async def void(self, reservation: Reservation, key: str) -> None:
         try:
             await asyncio.shield(self.wallet.void(reservation, f"{key}:void"))
@@ -233,8 +238,7 @@ class _Answer:
             yield Refused("unavailable").event()
         finally:
             if not settled:
-                await self.app.void(reservation, self.key)
-                await self.app.admission.refund(self.user_id)
+                await self.app.abandon(reservation, self.key, self.user_id)
                 await self._record("failed", reason="error")
 
     async def _remember(self, text: str, made: _Made, charged: int) -> None:
@@ -340,8 +344,7 @@ class _Quiz:
             hits = await self.app.search(topic, max(tier.retrieval_k, 2 * self.count), tier, self.request_id)
             fresh, usage, model = await self._fresh(topic, hits, language, self.count - len(reviews))
             if not fresh and not reviews:
-                await self.app.void(reservation, self.key)
-                await self.app.admission.refund(self.user_id)
+                await self.app.abandon(reservation, self.key, self.user_id)
                 settled = True
                 await self._record("refused", None, reason="no_material")
                 return Refused("no_material").event()
@@ -358,8 +361,7 @@ class _Quiz:
             return Refused("unavailable").event()
         finally:
             if not settled:
-                await self.app.void(reservation, self.key)
-                await self.app.admission.refund(self.user_id)
+                await self.app.abandon(reservation, self.key, self.user_id)
                 await self._record("failed", None, reason="error")
 
     async def _fresh(self, topic: str, hits: list[dict[str, Any]], language: str,
