@@ -113,6 +113,16 @@ async def llm_tg(ray_system: RaySystem, pool: Any, llm_tutor: Any, openai_server
         yield fake
 
 
+async def chunk_of_question(pool: Any, question: str) -> str:
+    """The text of the chunk a stored quiz question was made from."""
+    async with pool.connection() as conn:
+        row = await (await conn.execute(
+            """SELECT c.text FROM quiz_questions q JOIN chunks c ON c.id = q.chunk_id
+               WHERE q.question = %s ORDER BY q.created_at DESC LIMIT 1""", (question,))).fetchone()
+    assert row is not None, question
+    return row["text"]
+
+
 def new_learner() -> int:
     return 5_000_000 + uuid.uuid4().int % 1_000_000  # a range no other test module uses
 
@@ -226,18 +236,19 @@ async def test_a_429_from_telegram_is_waited_out(corpus: None, llm_tg: FakeTeleg
     assert retried.at - refused.at >= 1.0
 
 
-async def test_a_quiz_arrives_as_polls_and_answers_count_in_the_score(corpus: None, tg: FakeTelegram) -> None:
+async def test_a_quiz_arrives_as_polls_and_answers_count_in_the_score(corpus: None, tg: FakeTelegram,
+                                                                       pool: Any) -> None:
     chat = Chat(tg, new_learner(), "en")
     intro = await chat.say("/quiz photosynthesis sunlight 2")
     assert "quiz of 2 questions" in intro
     await tg.wait_for("sendPoll", lambda c: c.params["chat_id"] == str(chat.user_id), count=2, timeout=60)
     polls = [c for c in tg.calls("sendPoll") if c.params["chat_id"] == str(chat.user_id)]
-    corpus_text = " ".join(ENGLISH.split())
     for poll in polls:
         assert poll.params["type"] == "quiz" and 2 <= len(poll.params["options"]) <= 10
         assert len(poll.params["explanation"]) <= 200 and poll.params["explanation"].endswith("]")  # cites
         right_word = poll.params["options"][int(poll.params["correct_option_id"])]
-        assert poll.params["question"].replace("____", right_word) in corpus_text  # the right option is right
+        source = " ".join((await chunk_of_question(pool, poll.params["question"])).split())
+        assert poll.params["question"].replace("____", right_word) in source  # the right option is right
     await asyncio.sleep(1)  # poll ids are attached right after each send
     first, second = tg.sent_polls(chat.user_id)
     right = first["correct_option_id"]
