@@ -10,7 +10,7 @@ from aiogram.types import BufferedInputFile, Message
 from psycopg_pool import AsyncConnectionPool
 
 from actors.wallet_client import Wallet
-from bot.filters import IsAdmin
+from bot.filters import IsAdmin, refuse_non_admin
 from bot.ledger_errors import explain
 from bot.stats_chart import render_chart
 from bot.texts import Translator
@@ -132,9 +132,6 @@ async def show_stats(message: Message, pool: AsyncConnectionPool, t: Translator)
     await message.answer_photo(BufferedInputFile(chart, filename="stats.png"), caption=stats_caption(stats, t))
 
 
-async def refuse(message: Message, t: Translator) -> None:
-    await message.answer(t("admin_only"))
-
 
 def make_router() -> Router:
     router = Router(name="admin")
@@ -144,5 +141,5 @@ def make_router() -> Router:
     router.message.register(list_users, Command("users"), IsAdmin())
     router.message.register(set_role, Command("role"), IsAdmin())
     router.message.register(show_stats, Command("stats"), IsAdmin())
-    router.message.register(refuse, Command(*ADMIN_COMMANDS))
+    router.message.register(refuse_non_admin, Command(*ADMIN_COMMANDS))
     return router

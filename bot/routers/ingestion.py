@@ -18,7 +18,7 @@ from aiogram.types import Document, Message
 from loguru import logger
 
 from actors.ingestion_client import Ingestion, IngestionUnavailable
-from bot.filters import IsAdmin
+from bot.filters import IsAdmin, refuse_non_admin
 from bot.texts import CATALOG, Translator
 from core.config import Settings
 from core.db.users import User
@@ -143,9 +143,6 @@ async def refuse_file(message: Message, t: Translator) -> None:
     await message.answer(t("ingest_admin_only"))
 
 
-async def refuse_command(message: Message, t: Translator) -> None:
-    await message.answer(t("admin_only"))
-
 
 def make_router() -> Router:
     router = Router(name="ingestion")
@@ -153,5 +150,5 @@ def make_router() -> Router:
     router.message.register(ingest_command, Command("ingest"), IsAdmin())
     router.message.register(list_jobs, Command("jobs"), IsAdmin())
     router.message.register(refuse_file, F.document)
-    router.message.register(refuse_command, Command("ingest", "jobs"))
+    router.message.register(refuse_non_admin, Command("ingest", "jobs"))
     return router

@@ -17,7 +17,7 @@ from aiogram.types import Message
 from loguru import logger
 
 from actors.ingestion_client import Ingestion
-from bot.filters import IsAdmin
+from bot.filters import IsAdmin, refuse_non_admin
 from bot.texts import Translator
 from core.config import Settings
 from core.embeddings import uses_openai
@@ -79,12 +79,9 @@ async def reindex(message: Message, bot: Bot, ingestion: Ingestion, settings: Se
     task.add_done_callback(_running.discard)
 
 
-async def refuse(message: Message, t: Translator) -> None:
-    await message.answer(t("admin_only"))
-
 
 def make_router() -> Router:
     router = Router(name="reindex")
     router.message.register(reindex, Command("reindex"), IsAdmin())
-    router.message.register(refuse, Command("reindex"))
+    router.message.register(refuse_non_admin, Command("reindex"))
     return router

@@ -19,7 +19,7 @@ from loguru import logger
 from psycopg_pool import AsyncConnectionPool
 
 from actors.crawler import CrawlerUnavailable, Crawls
-from bot.filters import IsAdmin
+from bot.filters import IsAdmin, refuse_non_admin
 from bot.texts import Translator
 from core.scrape import sources
 from core.scrape.sources import CrawlRunning, SourceError, UnknownSource
@@ -190,9 +190,6 @@ async def pause(message: Message, command: CommandObject, pool: AsyncConnectionP
     await message.answer(t("source_paused_now", name=name))
 
 
-async def refuse(message: Message, t: Translator) -> None:
-    await message.answer(t("admin_only"))
-
 
 def make_router() -> Router:
     router = Router(name="sources")
@@ -200,5 +197,5 @@ def make_router() -> Router:
     router.message.register(add_source, Command("source_add"), IsAdmin())
     router.message.register(sync, Command("sync"), IsAdmin())
     router.message.register(pause, Command("source_pause"), IsAdmin())
-    router.message.register(refuse, Command("sources", "source_add", "sync", "source_pause"))
+    router.message.register(refuse_non_admin, Command("sources", "source_add", "sync", "source_pause"))
     return router
