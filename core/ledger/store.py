@@ -149,13 +149,14 @@ async def _insert_accounts(conn: AsyncConnection[dict[str, Any]], accounts: list
 
 
 async def _update_accounts(conn: AsyncConnection[dict[str, Any]], accounts: list[Account]) -> None:
-    if accounts:
+    if accounts:  # unnest of arrays: the planner sees how many rows come, and looks each one up by key
         await conn.execute(
             """UPDATE accounts a SET credits_posted = v.credits, debits_posted = v.debits, debits_pending = v.pending,
                                      updated_at = now()
-               FROM jsonb_to_recordset(%s) AS v(user_id bigint, credits bigint, debits bigint, pending bigint)
+               FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) AS v(user_id, credits, debits, pending)
                WHERE a.user_id = v.user_id""",
-            (Jsonb([a.__dict__ for a in accounts]),))
+            ([a.user_id for a in accounts], [a.credits for a in accounts], [a.debits for a in accounts],
+             [a.pending for a in accounts]))
 
 
 async def _insert_reservations(conn: AsyncConnection[dict[str, Any]], rows: list[Reservation]) -> None:
@@ -173,9 +174,11 @@ async def _update_reservations(conn: AsyncConnection[dict[str, Any]], rows: list
         await conn.execute(
             """UPDATE reservations r SET status = v.status, settled_amount = v.settled_amount,
                                          resolved_at = v.resolved_at
-               FROM jsonb_to_recordset(%s) AS v(id uuid, status text, settled_amount bigint, resolved_at timestamptz)
+               FROM unnest(%s::uuid[], %s::text[], %s::bigint[], %s::timestamptz[])
+                    AS v(id, status, settled_amount, resolved_at)
                WHERE r.id = v.id""",
-            (Jsonb([r.to_json() for r in rows]),))
+            ([r.id for r in rows], [r.status.value for r in rows], [r.settled_amount for r in rows],
+             [r.resolved_at for r in rows]))
 
 
 async def _insert_entries(conn: AsyncConnection[dict[str, Any]], batch: Batch) -> None:
