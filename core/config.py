@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     RAY_OBJECT_STORE_MB: int = Field(256, ge=80)
 
     HEALTH_TIMEOUT_S: float = Field(1.5, gt=0, le=10)
+    AUTH_CACHE_S: float = Field(5.0, ge=0, le=300)
 
     WALLET_SHARDS: int = Field(2, ge=1, le=64)
     WALLET_BATCH_MAX: int = Field(512, ge=1, le=10_000)

@@ -4,12 +4,17 @@ The gateway installs one `Resources` per replica process at start (a module glob
 replica a copy of the FastAPI app, so `app.state` set by the gateway would not be the one routes
 see); routes get clients and the authenticated principal through FastAPI dependencies. Tokens are
 per user (`Authorization: Bearer ust_...`), issued by an admin from the bot, and carry the role.
+
+A replica remembers each token it authenticated (its principal: user, role, tier) for AUTH_CACHE_S
+seconds, so a busy client costs no database query per request; a revoked token or a changed tier
+therefore takes effect within that time (0 turns the cache off).
 """
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+from cachetools import TTLCache
 from fastapi import HTTPException, Request
 from psycopg_pool import AsyncConnectionPool
 
@@ -32,6 +37,8 @@ class Resources:
         self.ingestion = Ingestion()
         self._pool: AsyncConnectionPool | None = None
         self._lock = asyncio.Lock()
+        self.principals: TTLCache[str, Principal] | None = (
+            TTLCache(maxsize=10_000, ttl=settings.AUTH_CACHE_S) if settings.AUTH_CACHE_S > 0 else None)
 
     async def pool(self) -> AsyncConnectionPool:
         if self._pool is None:
@@ -44,7 +51,8 @@ class Resources:
 _installed: Resources | None = None
 
 
-def install(shared: Resources) -> None:
+def install(shared: Resources | None) -> None:
+    """The replica's resources (None: none, the API answers 503)."""
     global _installed
     _installed = shared
 
@@ -60,9 +68,15 @@ async def principal(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "send 'Authorization: Bearer <token>'; an admin issues tokens with /token",
                             headers={"WWW-Authenticate": "Bearer"})
-    found = await api_tokens.authenticate(await resources().pool(), token.strip())
+    shared, token = resources(), token.strip()
+    remembered = shared.principals.get(token) if shared.principals is not None else None
+    if remembered is not None:
+        return remembered
+    found = await api_tokens.authenticate(await shared.pool(), token)
     if found is None:
         raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    if shared.principals is not None:
+        shared.principals[token] = found
     return found
 
 

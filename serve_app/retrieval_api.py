@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel
 from ray.exceptions import RayTaskError
 
-from core.db import users
 from core.db.api_tokens import Principal
 from core.ledger.tiers import tier as tier_named
 from core.request_id import current_request_id
@@ -31,7 +30,7 @@ class RetrieveRequest(BaseModel):
 @router.post("/retrieve")
 async def retrieve(body: RetrieveRequest, caller: Annotated[Principal, Depends(principal)],
                    res: Annotated[Resources, Depends(resources)]) -> dict[str, Any]:
-    tier = await users.tier_of(await res.pool(), caller.user_id)
+    tier = caller.tier
     k = tier_named(tier).retrieval_k if body.k is None else body.k
     try:
         hits = await res.retriever.retrieve.remote(body.query, k, body.lang, tier, None, current_request_id())

@@ -18,6 +18,7 @@ PREFIX = "ust_"
 class Principal:
     user_id: int
     role: str
+    tier: str = "free"
 
     @property
     def is_admin(self) -> bool:
@@ -40,10 +41,12 @@ async def issue(pool: AsyncConnectionPool, user_id: int, role: str) -> str:
 
 
 async def authenticate(pool: AsyncConnectionPool, token: str) -> Principal | None:
+    """The token's user, role claim and the user's current tier; None for an unknown or revoked token."""
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
     async with pool.connection() as conn:
         row = await (await conn.execute(
-            "SELECT user_id, role FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL",
+            """SELECT t.user_id, t.role, u.tier FROM api_tokens t JOIN users u ON u.id = t.user_id
+               WHERE t.token_hash = %s AND t.revoked_at IS NULL""",
             (_digest(token),))).fetchone()
-    return Principal(row["user_id"], row["role"]) if row else None
+    return Principal(row["user_id"], row["role"], row["tier"]) if row else None

@@ -98,9 +98,3 @@ async def recent(pool: AsyncConnectionPool, limit: int = 30) -> tuple[int, list[
             f"SELECT {_COLUMNS} FROM users ORDER BY created_at DESC, id DESC LIMIT %s", (limit,))).fetchall()
     return total, [User(**row) for row in rows]
 
-
-async def tier_of(pool: AsyncConnectionPool, user_id: int) -> str:
-    """The user's tier ("free" for an unknown id)."""
-    async with pool.connection() as conn:
-        row = await (await conn.execute("SELECT tier FROM users WHERE id = %s", (user_id,))).fetchone()
-    return row["tier"] if row else "free"
