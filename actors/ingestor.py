@@ -257,9 +257,9 @@ class Ingestor:
         data, filename, media_type = await self._input(job, files)
         extracted = await asyncio.to_thread(extract, data, filename=filename, media_type=media_type,
                                             max_bytes=self.settings.ingest_max_bytes)
-        files.save("extracted", {"title": extracted.title, "text": extracted.text,
-                                 "media_type": extracted.media_type,
-                                 "page_starts": [page.start for page in extracted.pages]})
+        await asyncio.to_thread(files.save, "extracted", {  # fsynced: off the event loop
+            "title": extracted.title, "text": extracted.text, "media_type": extracted.media_type,
+            "page_starts": [page.start for page in extracted.pages]})
         return await self._advance(job, f"{extracted.media_type}, {len(extracted.text)} characters",
                                    title=extracted.title[:300], media_type=extracted.media_type,
                                    content_sha256=content_sha256(data))
@@ -284,8 +284,8 @@ class Ingestor:
             twin = await store.near_duplicate(conn, job.input_uri, found.simhash)
         if twin is not None:
             raise Rejected("duplicate", f"a near-duplicate of document #{twin.id} “{twin.title}” ({twin.uri})")
-        files.save("profile", {"language": found.language, "is_hassaniya": found.is_hassaniya,
-                               "simhash": found.simhash})
+        await asyncio.to_thread(files.save, "profile", {"language": found.language,
+                                                        "is_hassaniya": found.is_hassaniya, "simhash": found.simhash})
         detail = f"language {found.language}" + (" (Hassaniya)" if found.is_hassaniya else "")
         return await self._advance(job, detail)
 
@@ -307,7 +307,8 @@ class Ingestor:
             existing = await store.document_by_uri(conn, job.input_uri)
             document_id = existing.id if existing else (await (await conn.execute(
                 "SELECT nextval('documents_id_seq') AS id")).fetchone() or {})["id"]
-        files.save("chunks", {"document_id": document_id, "chunks": [c.to_json() for c in chunks]})
+        await asyncio.to_thread(files.save, "chunks", {"document_id": document_id,
+                                                       "chunks": [c.to_json() for c in chunks]})
         return await self._advance(job, f"{len(chunks)} chunks", progress_done=0, progress_total=len(chunks))
 
     async def _embedding(self, job: Job) -> Job | None:
