@@ -47,6 +47,7 @@ from serve_app.loopback import keep_replica_grpc_on_loopback
 keep_replica_grpc_on_loopback()  # this module is what a Retriever replica imports
 _REFRESH_S = 0.5
 _CACHE_TTL_S = 3600
+_RERANK_MODEL_TTL_S = 60.0
 
 
 class Corpus:
@@ -74,6 +75,7 @@ class RetrieverApp:
         self.breaker_open = Gauge("ustadh_breaker_open", "1 while the circuit breaker refuses calls",
                                   tag_keys=("endpoint",))
         self.handles: dict[str, Any] = {}
+        self.reranker_model, self.reranker_asked = "none", float("-inf")
 
     async def retrieve(self, text: str, k: int = 5, lang: str | None = None, tier: str = "standard",
                        source_ids: list[int] | None = None, request_id: str | None = None) -> list[dict[str, Any]]:
@@ -129,6 +131,13 @@ class RetrieverApp:
             self.pool = await open_pool(self.settings.DATABASE_URL or "", max_size=4, name="retriever")
             self.cache = ChunkCache(self.redis, self.pool, self.settings.CHUNK_CACHE_TTL_S)
         return self.pool
+
+    async def rerank_model(self, reranker: Any) -> str:
+        """The Reranker's model ("none" offline), asked once a minute rather than on every request."""
+        if time.monotonic() - self.reranker_asked > _RERANK_MODEL_TTL_S:
+            self.reranker_model = await call(reranker.model)
+            self.reranker_asked = time.monotonic()
+        return self.reranker_model
 
     def actor(self, name: str) -> Any:
         if name not in self.handles:
@@ -212,7 +221,7 @@ class _Ports:
 
     async def rerank(self, query: Query, candidates: list[dict[str, Any]]) -> list[str] | None:
         reranker = self.app.actor(registry.RERANKER)
-        model = await call(reranker.model)
+        model = await self.app.rerank_model(reranker)
         if model == "none":
             return None
         ids = [c["id"] for c in candidates]
