@@ -79,13 +79,13 @@ def running_system(settings: Settings) -> Iterator[None]:
     from ray import serve
 
     from actors import registry
-    from serve_app.gateway import application
+    from serve_app.gateway import SERVE_LOGGING, application
 
     try:
         handles = registry.start_actors(settings)
         ray.get([h.ping.remote() for h in handles.values()])
-        serve.start(http_options={"host": "127.0.0.1", "port": settings.HTTP_PORT})
-        serve.run(application(settings), name="ustadh", route_prefix="/")
+        serve.start(http_options={"host": "127.0.0.1", "port": settings.HTTP_PORT}, logging_config=SERVE_LOGGING)
+        serve.run(application(settings), name="ustadh", route_prefix="/", logging_config=SERVE_LOGGING)
         yield
     finally:
         serve.shutdown()

@@ -142,6 +142,11 @@ Gateway = serve.deployment(ray_actor_options={"num_cpus": 0.2}, max_ongoing_requ
     serve.ingress(api)(GatewayApp))
 
 
+# Serve's own access log line per request repeats what RequestContext logs (with the request id):
+# off, for `serve.start` and `serve.run` alike.
+SERVE_LOGGING = {"enable_access_log": False}
+
+
 def application(settings: Settings) -> serve.Application:
     """The Serve application: the gateway, composed through handles with the Retriever and the Tutor
     (which itself holds the Retriever's handle)."""
