@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from ray.exceptions import RayTaskError
 
@@ -29,7 +30,7 @@ class RetrieveRequest(BaseModel):
 
 @router.post("/retrieve")
 async def retrieve(body: RetrieveRequest, caller: Annotated[Principal, Depends(principal)],
-                   res: Annotated[Resources, Depends(resources)]) -> dict[str, Any]:
+                   res: Annotated[Resources, Depends(resources)]) -> JSONResponse:
     tier = caller.tier
     k = tier_named(tier).retrieval_k if body.k is None else body.k
     try:
@@ -39,4 +40,4 @@ async def retrieve(body: RetrieveRequest, caller: Annotated[Principal, Depends(p
         if isinstance(cause, QueryError):
             raise HTTPException(422, str(cause)) from None
         raise
-    return {"hits": hits, "tier": tier}
+    return JSONResponse({"hits": hits, "tier": tier})  # plain JSON already: no jsonable_encoder walk
