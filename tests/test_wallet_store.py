@@ -346,3 +346,24 @@ def test_cost_rounds_up_to_the_next_micro_credit(monkeypatch: pytest.MonkeyPatch
     assert tiers.cost("odd", 1, 0) == 1
     assert tiers.cost("odd", 333_333, 0) == 1
     assert tiers.cost("odd", 333_334, 0) == 2
+
+
+async def test_batch_updates_look_rows_up_by_key_on_a_large_table(pool: Any) -> None:
+    """20,000 reservations, no statistics gathered (autovacuum may be off): updating two of them must
+    be two primary-key lookups, not a pass over the table (which cost 4-10 ms a batch as it grew)."""
+    [user] = await new_users(pool)
+    async with pool.connection() as conn:
+        await conn.execute("INSERT INTO accounts (user_id, credits_posted) VALUES (%s, 1)", (user,))
+        ids = [row["id"] for row in await (await conn.execute(
+            """INSERT INTO reservations (id, user_id, amount, status, request_id, expires_at)
+               SELECT gen_random_uuid(), %s, 1, 'pending', 'plan-' || g, now() + interval '1 hour'
+               FROM generate_series(1, 20000) g RETURNING id""", (user,))).fetchall()]
+        now = (await (await conn.execute("SELECT now() AS t")).fetchone())["t"]
+        plans = {
+            "reservations": (store._UPDATE_RESERVATIONS, (ids[:2], ["voided"] * 2, [None] * 2, [now] * 2)),
+            "accounts": (store._UPDATE_ACCOUNTS, ([user], [1], [0], [0])),
+        }
+        for table, (sql, params) in plans.items():
+            plan = "\n".join(row["QUERY PLAN"] for row in await (await conn.execute("EXPLAIN " + sql, params)).fetchall())
+            assert f"Seq Scan on {table}" not in plan and f"{table}_pkey" in plan, plan
+        await conn.execute("DELETE FROM reservations WHERE user_id = %s", (user,))

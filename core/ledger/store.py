@@ -27,6 +27,17 @@ from core.ledger.sharding import Shard
 _RESERVATION_COLUMNS = ("id, user_id, amount, settled_amount, status, purpose, request_id, created_at, expires_at, "
                         "resolved_at")
 _RERUNS = 5
+# Batch updates join unnest()ed arrays: the planner sees how many rows come and looks each one up by
+# key. (A jsonb_to_recordset is always guessed at 100 rows, and a hash join over the whole table won.)
+_UPDATE_ACCOUNTS = """
+    UPDATE accounts a SET credits_posted = v.credits, debits_posted = v.debits, debits_pending = v.pending,
+                          updated_at = now()
+    FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) AS v(user_id, credits, debits, pending)
+    WHERE a.user_id = v.user_id"""
+_UPDATE_RESERVATIONS = """
+    UPDATE reservations r SET status = v.status, settled_amount = v.settled_amount, resolved_at = v.resolved_at
+    FROM unnest(%s::uuid[], %s::text[], %s::bigint[], %s::timestamptz[]) AS v(id, status, settled_amount, resolved_at)
+    WHERE r.id = v.id"""
 
 
 class _Raced(Exception):
@@ -149,14 +160,9 @@ async def _insert_accounts(conn: AsyncConnection[dict[str, Any]], accounts: list
 
 
 async def _update_accounts(conn: AsyncConnection[dict[str, Any]], accounts: list[Account]) -> None:
-    if accounts:  # unnest of arrays: the planner sees how many rows come, and looks each one up by key
-        await conn.execute(
-            """UPDATE accounts a SET credits_posted = v.credits, debits_posted = v.debits, debits_pending = v.pending,
-                                     updated_at = now()
-               FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) AS v(user_id, credits, debits, pending)
-               WHERE a.user_id = v.user_id""",
-            ([a.user_id for a in accounts], [a.credits for a in accounts], [a.debits for a in accounts],
-             [a.pending for a in accounts]))
+    if accounts:
+        await conn.execute(_UPDATE_ACCOUNTS, ([a.user_id for a in accounts], [a.credits for a in accounts],
+                                              [a.debits for a in accounts], [a.pending for a in accounts]))
 
 
 async def _insert_reservations(conn: AsyncConnection[dict[str, Any]], rows: list[Reservation]) -> None:
@@ -171,14 +177,8 @@ async def _insert_reservations(conn: AsyncConnection[dict[str, Any]], rows: list
 
 async def _update_reservations(conn: AsyncConnection[dict[str, Any]], rows: list[Reservation]) -> None:
     if rows:
-        await conn.execute(
-            """UPDATE reservations r SET status = v.status, settled_amount = v.settled_amount,
-                                         resolved_at = v.resolved_at
-               FROM unnest(%s::uuid[], %s::text[], %s::bigint[], %s::timestamptz[])
-                    AS v(id, status, settled_amount, resolved_at)
-               WHERE r.id = v.id""",
-            ([r.id for r in rows], [r.status.value for r in rows], [r.settled_amount for r in rows],
-             [r.resolved_at for r in rows]))
+        await conn.execute(_UPDATE_RESERVATIONS, ([r.id for r in rows], [r.status.value for r in rows],
+                                                  [r.settled_amount for r in rows], [r.resolved_at for r in rows]))
 
 
 async def _insert_entries(conn: AsyncConnection[dict[str, Any]], batch: Batch) -> None:
