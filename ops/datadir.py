@@ -7,6 +7,7 @@ them still alive, since a few of Ray's agents outlive a SIGKILLed driver.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -74,12 +75,14 @@ class ProcessRecord:
     def stop_leftovers(self, timeout: float = 5.0) -> int:
         """Terminate recorded processes that are still alive; returns how many were found."""
         alive = [p for p in self._load() if p.is_running()]
-        for proc in alive:
-            logger.info("stopping a Ray process left running", pid=proc.pid, name=proc.name())
-            proc.send_signal(signal.SIGTERM)
+        for proc in alive:  # any of them may exit meanwhile (stopping a parent ends its children)
+            with contextlib.suppress(psutil.NoSuchProcess):
+                logger.info("stopping a Ray process left running", pid=proc.pid, name=proc.name())
+                proc.send_signal(signal.SIGTERM)
         _, still = psutil.wait_procs(alive, timeout=timeout)
         for proc in still:
-            proc.kill()
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
         self.path.unlink(missing_ok=True)
         return len(alive)
 
