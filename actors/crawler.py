@@ -50,6 +50,7 @@ from actors.tracing import call, traced
 from core.config import Settings
 from core.scrape import sources
 from core.scrape.sources import CrawlRunning, Source, SourceError
+from core.text.simhash import SimHashIndex
 
 OPTIONS = {"num_cpus": 0.1, "max_restarts": -1, "max_task_retries": 0}
 PAUSE_AFTER_FAILURES = 3
@@ -284,8 +285,6 @@ class Crawler:
                     error=error)
 
     async def _crawl(self, crawl: _Crawl) -> None:
-        from core.text.simhash import SimHashIndex
-
         source = crawl.source
         hosts = scope_hosts(source)
         frontier: deque[tuple[str, int]] = deque()

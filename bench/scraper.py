@@ -7,9 +7,9 @@
    passages inside a header, navigation, sidebar and footer), 8% exact copies of earlier pages and
    8% near-duplicates (one word of the text changed, a different date in the footer) go through
    what a crawl does after fetching: `extract_page` (trafilatura), SimHash of the text, lookup in a
-   `NearDuplicateIndex`, add when new. Pages per second on one core, the time share of each step,
+   `SimHashIndex`, add when new. Pages per second on one core, the time share of each step,
    and how many pages were kept / found duplicate.
-2. lookup: `NearDuplicateIndex.near` against `--fingerprints` stored fingerprints (the pages' own,
+2. lookup: `SimHashIndex.near` against `--fingerprints` stored fingerprints (the pages' own,
    topped up with random 64-bit values, which SimHash fingerprints resemble bit for bit), queries
    being stored fingerprints with 0-3 bits flipped and random values; mean, p50 and p99 µs per
    lookup, beside two baselines over the same fingerprints: a linear scan in Python and a
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.scrape.extract import extract_page  # noqa: E402
 from core.text.simhash import hamming, simhash  # noqa: E402
-from core.text.simhash_index import NearDuplicateIndex  # noqa: E402
+from core.text.simhash import SimHashIndex  # noqa: E402
 from tests.corpus_texts import ARABIC, ENGLISH, FRENCH, eval_passages  # noqa: E402
 
 CHROME = {
@@ -97,7 +97,7 @@ def site(pages: int, rng: random.Random) -> list[tuple[str, str, str]]:
 
 
 def run_pages(pages: list[tuple[str, str, str]]) -> tuple[list[int], dict[str, float], dict[str, int]]:
-    index, kept = NearDuplicateIndex(), []
+    index, kept = SimHashIndex(), []
     spent = {"extract": 0.0, "simhash": 0.0, "lookup": 0.0}
     counts = {"kept": 0, "no_text": 0, "original": 0, "copy": 0, "near_copy": 0}
     for url, html, kind in pages:
@@ -114,7 +114,7 @@ def run_pages(pages: list[tuple[str, str, str]]) -> tuple[list[int], dict[str, f
         if index.near(fingerprint):
             counts[kind] += 1  # found as a (near-)duplicate
         else:
-            index.add(fingerprint, url)
+            index.add(url, fingerprint)
             kept.append(fingerprint)
             counts["kept"] += 1
         spent["lookup"] += time.perf_counter() - t2
@@ -155,17 +155,17 @@ def _flip(fingerprint: int, bits: int, rng: random.Random) -> int:
 
 def bench_lookup(real: list[int], total: int, query_count: int, rng: random.Random) -> None:
     stored = (real + [rng.getrandbits(64) for _ in range(total - len(real))])[:total]
-    index = NearDuplicateIndex()
+    index = SimHashIndex()
     started = time.perf_counter()
     for key, fingerprint in enumerate(stored):
-        index.add(fingerprint, key)
+        index.add(key, fingerprint)
     built_s = time.perf_counter() - started
     queries = [_flip(rng.choice(stored), rng.randint(0, 3), rng) for _ in range(query_count * 3 // 4)]
     queries += [rng.getrandbits(64) for _ in range(query_count - len(queries))]
     times, answers = [], []
     for query in queries:
         t0 = time.perf_counter_ns()
-        answers.append(index.near(query))
+        answers.append([key for key, _ in index.near(query)])
         times.append((time.perf_counter_ns() - t0) / 1e3)
     array = np.array(stored, dtype=np.uint64)
     numpy_times, python_times = [], []

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
-import numpy as np
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
@@ -26,8 +25,6 @@ from core.scrape.fetch import FetchError, PageFetcher
 from core.scrape.guard import AddressGuard, Blocked, GuardedResolver
 from core.scrape.politeness import HostPacer
 from core.scrape.sitemap import parse_sitemap
-from core.text.simhash import hamming
-from core.text.simhash_index import NearDuplicateIndex
 from tests.corpus_texts import ARABIC, ENGLISH, FRENCH
 
 ETAG = '"v1"'
@@ -368,32 +365,3 @@ def test_extract_boilerplate_only_is_none() -> None:
                    f"<article><p>{ARABIC}</p></article></body></html>").encode("windows-1256")
     decoded = extract_page(arabic_1256, "https://ex.test/ar")
     assert decoded is not None and ARABIC in decoded.text
-
-
-# --- near-duplicate index ---------------------------------------------------------------------
-
-def _flip(fingerprint: int, bits: int, rng: random.Random) -> int:
-    for position in rng.sample(range(64), bits):
-        fingerprint ^= 1 << position
-    return fingerprint
-
-
-def test_simhash_index_matches_linear_scan() -> None:
-    rng = random.Random(7)
-    stored = [rng.getrandbits(64) for _ in range(20_000)]
-    stored += [_flip(stored[i], rng.randint(0, 5), rng) for i in range(0, 2_000, 4)]  # planted neighbours
-    index = NearDuplicateIndex()
-    for key, fingerprint in enumerate(stored):
-        index.add(fingerprint, key)
-    queries = [_flip(rng.choice(stored), rng.randint(0, 4), rng) for _ in range(400)]
-    queries += [rng.getrandbits(64) for _ in range(100)]
-    scan = np.array(stored, dtype=np.uint64)  # the baseline: every distance, vectorised
-    for query in queries:
-        distances = np.bitwise_count(scan ^ np.uint64(query))
-        for limit in (3, 1):
-            expected = np.flatnonzero(distances <= limit).tolist()
-            assert index.near(query, max_distance=limit) == expected
-            assert all(hamming(query, stored[k]) <= limit for k in expected)
-    assert len(index) == len(stored)
-    with pytest.raises(ValueError):
-        index.near(0, max_distance=4)
