@@ -132,7 +132,6 @@ async def show_stats(message: Message, pool: AsyncConnectionPool, t: Translator)
     await message.answer_photo(BufferedInputFile(chart, filename="stats.png"), caption=stats_caption(stats, t))
 
 
-
 def make_router() -> Router:
     router = Router(name="admin")
     router.message.register(top_up, Command("topup"), IsAdmin())

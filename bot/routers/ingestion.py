@@ -143,7 +143,6 @@ async def refuse_file(message: Message, t: Translator) -> None:
     await message.answer(t("ingest_admin_only"))
 
 
-
 def make_router() -> Router:
     router = Router(name="ingestion")
     router.message.register(ingest_file, F.document, IsAdmin())

@@ -79,7 +79,6 @@ async def reindex(message: Message, bot: Bot, ingestion: Ingestion, settings: Se
     task.add_done_callback(_running.discard)
 
 
-
 def make_router() -> Router:
     router = Router(name="reindex")
     router.message.register(reindex, Command("reindex"), IsAdmin())

@@ -145,9 +145,15 @@ async def follow(bot: Bot, chat_id: int, name: str, crawl_id: int, t: Translator
             return
 
 
-async def sync(message: Message, command: CommandObject, bot: Bot, t: Translator) -> None:
+def _source_name(command: CommandObject) -> str | None:
+    """The one word after the command: a source's name; None when missing or more than one word."""
     name = (command.args or "").strip()
-    if not name or " " in name:
+    return name if name and " " not in name else None
+
+
+async def sync(message: Message, command: CommandObject, bot: Bot, t: Translator) -> None:
+    name = _source_name(command)
+    if name is None:
         await message.answer(t("sync_usage"))
         return
     try:
@@ -175,8 +181,8 @@ async def sync(message: Message, command: CommandObject, bot: Bot, t: Translator
 
 
 async def pause(message: Message, command: CommandObject, pool: AsyncConnectionPool, t: Translator) -> None:
-    name = (command.args or "").strip()
-    if not name or " " in name:
+    name = _source_name(command)
+    if name is None:
         await message.answer(t("source_pause_usage"))
         return
     try:
@@ -188,7 +194,6 @@ async def pause(message: Message, command: CommandObject, pool: AsyncConnectionP
         await message.answer(t("source_unknown", name=name))
         return
     await message.answer(t("source_paused_now", name=name))
-
 
 
 def make_router() -> Router:
