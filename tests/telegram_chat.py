@@ -67,5 +67,12 @@ async def issue_token(admin: Chat, telegram_id: int) -> str:
     return reply.rsplit("\n", 1)[-1]
 
 
+async def admin_and_learner_tokens(tg: FakeTelegram, learner_id: int) -> tuple[str, str]:
+    """API tokens the admin issues from the bot: its own, and one for a learner who has just said /start."""
+    admin = Chat(tg, ADMIN)
+    await Chat(tg, learner_id).say("/start")
+    return await issue_token(admin, ADMIN), await issue_token(admin, learner_id)
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}

@@ -14,7 +14,7 @@ from bot.texts import CATALOG
 from tests.conftest import RaySystem
 from tests.corpus_texts import ARABIC, FRENCH, long_document
 from tests.fakes.telegram import FakeTelegram
-from tests.telegram_chat import ADMIN, Chat, bearer, issue_token, tg  # noqa: F401 - tg is a fixture
+from tests.telegram_chat import ADMIN, Chat, admin_and_learner_tokens, bearer, tg  # noqa: F401 - tg is a fixture
 
 _ids = itertools.count(760_001)
 
@@ -64,11 +64,7 @@ async def test_ingest_command_needs_a_url(admin_in: Any) -> None:
 
 
 async def test_http_routes_queue_and_report_jobs(tg: FakeTelegram, ray_system: RaySystem, pool: Any) -> None:
-    admin = Chat(tg, ADMIN)
-    learner = Chat(tg, next(_ids))
-    await learner.say("/start")
-    admin_token = await issue_token(admin, ADMIN)
-    learner_token = await issue_token(admin, learner.user_id)
+    admin_token, learner_token = await admin_and_learner_tokens(tg, next(_ids))
     html = f"<html><head><title>Le cours</title></head><body><p>{FRENCH}</p><p>{ARABIC}</p></body></html>"
     async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=60) as http:
         files = {"file": ("cours.html", html.encode(), "text/html")}

@@ -26,7 +26,7 @@ from core.text.simhash import hamming, simhash
 from tests.conftest import RaySystem, free_port
 from tests.corpus_texts import ARABIC, ENGLISH, FRENCH, eval_passages
 from tests.fakes.telegram import FakeTelegram
-from tests.telegram_chat import ADMIN, Chat, bearer, issue_token, tg  # noqa: F401 - tg is a fixture
+from tests.telegram_chat import ADMIN, Chat, admin_and_learner_tokens, bearer, tg  # noqa: F401 - tg is a fixture
 
 DELAY_S = 0.3
 TIMEOUT_S = 1.5
@@ -341,11 +341,7 @@ async def test_scheduled_sources_sync_by_themselves(tg: FakeTelegram, ray_system
 
 
 async def test_http_routes_sync_and_report(tg: FakeTelegram, ray_system: RaySystem, pool: Any) -> None:
-    admin = Chat(tg, ADMIN)
-    learner = Chat(tg, next(_ids))
-    await learner.say("/start")
-    admin_token = await issue_token(admin, ADMIN)
-    learner_token = await issue_token(admin, learner.user_id)
+    admin_token, learner_token = await admin_and_learner_tokens(tg, next(_ids))
     name = f"http-{uuid.uuid4().hex[:8]}"
     await sources.upsert_source(pool, name, seed_urls=["http://127.0.0.1:9/"], max_depth=0, page_budget=1)
     async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=60) as http:
