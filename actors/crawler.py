@@ -366,7 +366,7 @@ class Crawler:
             logger.info("robots sitemaps not read", origin=origin, error=str(exc))
             return []
 
-    async def _page(self, crawl: _Crawl, url: str, jobs: dict[str, dict[str, Any]], near: Any,
+    async def _page(self, crawl: _Crawl, url: str, jobs: dict[str, dict[str, Any]], near: SimHashIndex,
                     digests: dict[str, str]) -> list[str]:
         """Fetch, compare, extract and submit one page; the links to follow from it."""
         from core.scrape.extract import extract_page
