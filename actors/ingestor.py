@@ -40,7 +40,8 @@ from core.ingest import jobs
 from core.ingest.extract import ExtractionError, extract
 from core.ingest.fetch import FetchError, fetch_url
 from core.ingest.jobs import Job, NewJob
-from core.ingest.prepare import PreparedChunk, Profile, Rejected, chunking_signature, content_sha256, cut, profile
+from core.ingest.prepare import (PreparedChunk, Profile, Rejected, chunking_signature, content_sha256, cut,
+                                 load_models, profile)
 from core.ingest.workdir import JobFiles
 from core.logs import setup_logging
 from core.request_id import bound, current_request_id, new_request_id
@@ -61,6 +62,7 @@ class Ingestor:
         setup_logging(settings, "ingestor")
         self.settings = settings
         self.chunking = ChunkSettings(settings.CHUNK_TOKENS, settings.CHUNK_OVERLAP_TOKENS)
+        await asyncio.to_thread(load_models, self.chunking)
         self.pool = await open_pool(settings.DATABASE_URL or "", max_size=10, name="ingestor")
         redis = aioredis.Redis.from_url(settings.REDIS_URL or "", socket_connect_timeout=2, socket_timeout=5)
         self.cache = ChunkCache(redis, self.pool, settings.CHUNK_CACHE_TTL_S)

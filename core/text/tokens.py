@@ -16,11 +16,12 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 
 import tiktoken
+from cachetools import cached
 
 DEFAULT_ENCODING = "o200k_base"
 
@@ -72,7 +73,7 @@ def encoding(name: str = DEFAULT_ENCODING) -> tiktoken.Encoding:
     return _build(name)
 
 
-@lru_cache(maxsize=None)
+@cached({}, condition=threading.Condition())  # built once even when threads ask at the same time
 def _build(name: str) -> tiktoken.Encoding:
     spec = _SPECS.get(name)
     if spec is None:
