@@ -4,6 +4,8 @@ Callers (ingestion, retrieval, the bot) send `embed(texts, kind)`; requests of t
 queue up and are taken together, up to EMBED_BATCH_MAX texts per model call. After the first
 request of a batch arrives the actor waits at most EMBED_BATCH_WINDOW_MS for more (none when the
 batch is already full); requests that arrive while the model runs simply wait for the next batch.
+A back end that can run several batches at once (`parallelism`: the offline model has one engine
+per core) gets up to that many, each formed as above, so no core waits for another's batch.
 Each caller gets exactly its own vectors back, in the order of its texts. A request larger than
 EMBED_BATCH_MAX is split across batches and reassembled. The model runs off the event loop (the
 offline back end uses `asyncio.to_thread`, the OpenAI one is plain async I/O), so `ping`, `info`
@@ -46,10 +48,14 @@ class EmbeddingBatcher:
         self._queued = 0
         self._wakeup: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
+        self.parallelism: int = getattr(self.embedder, "parallelism", 1)
+        self._slots = asyncio.Semaphore(self.parallelism)
+        self._running: set[asyncio.Task[None]] = set()
         self._batches = 0
         self._texts = 0
         self._largest = 0
         self._model_s = 0.0
+        self._most_at_once = 0
         self._sizes: deque[int] = deque(maxlen=1024)
         logger.info("embedding batcher ready", model=self.embedder.name, dimension=self.embedder.dimension,
                     batch_max=self.batch_max, window_ms=settings.EMBED_BATCH_WINDOW_MS)
@@ -89,8 +95,11 @@ class EmbeddingBatcher:
 
     @traced
     async def stats(self) -> dict[str, Any]:
-        """Counters since start; `recent_sizes` lists the sizes of the last (up to 1024) batches."""
+        """Counters since start; `recent_sizes` lists the sizes of the last (up to 1024) batches;
+        `model_s` adds up the time of every batch (batches run at once overlap); `most_at_once` is the
+        most batches that ran at the same time (up to the back end's `parallelism`)."""
         return {"batches": self._batches, "texts": self._texts, "largest": self._largest,
+                "parallelism": self.parallelism, "most_at_once": self._most_at_once,
                 "mean": round(self._texts / self._batches, 2) if self._batches else 0.0,
                 "model_s": round(self._model_s, 3), "queued": self._queued, "recent_sizes": list(self._sizes),
                 "batch_max": self.batch_max, "window_ms": self.settings.EMBED_BATCH_WINDOW_MS}
@@ -110,6 +119,7 @@ class EmbeddingBatcher:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
+            await self._slots.acquire()
             kind = min((k for k in KINDS if self._queues[k]), key=lambda k: self._queues[k][0].queued_at)
             if self.window_s > 0 and self._queued_of(kind) < self.batch_max:
                 deadline = self._queues[kind][0].queued_at + self.window_s
@@ -119,11 +129,16 @@ class EmbeddingBatcher:
                         await asyncio.wait_for(self._wakeup.wait(), remaining)
                     except TimeoutError:
                         break
-            batch = self._take(kind)
-            try:
-                await self._embed_batch(kind, batch)
-            except Exception:  # noqa: BLE001 - a failed batch must never stop the worker
-                logger.exception("embedding batch failed unexpectedly")
+            task = asyncio.get_running_loop().create_task(self._embed_batch(kind, self._take(kind)))
+            self._running.add(task)
+            self._most_at_once = max(self._most_at_once, len(self._running))
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:  # a failed batch must never stop the worker
+            logger.opt(exception=task.exception()).error("embedding batch failed unexpectedly")
 
     def _queued_of(self, kind: str) -> int:
         return sum(len(request.texts) for request in self._queues[kind])

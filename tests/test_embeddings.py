@@ -1,6 +1,8 @@
 """Embedding back ends: OpenAI-compatible (against the loopback FakeOpenAI) and the offline model."""
 from __future__ import annotations
 
+import asyncio
+
 import json
 import socket
 from pathlib import Path
@@ -114,6 +116,19 @@ async def test_offline_dimension_and_determinism(offline: OfflineEmbedder) -> No
     np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-4)
     assert (await offline.embed_queries([])).shape == (0, offline.dimension)
     assert offline.name and offline.version
+
+
+async def test_offline_engines_split_a_batch_and_share_out_concurrent_ones() -> None:
+    texts = ["ما هي عاصمة المغرب؟ " * 12, "Quelle est la capitale du Maroc ?", "What is the capital of Morocco?",
+             "تقع مدينة نواكشوط على ساحل المحيط الأطلسي.", "L'élève répond « oui » à la question de l'enseignant. " * 6,
+             "short", "Les dunes de l'Adrar s'étendent vers le nord."]
+    one, two = OfflineEmbedder(engines=1), OfflineEmbedder(engines=2)
+    expected = one.encode(texts, "passage")
+    np.testing.assert_allclose(two.encode(texts, "passage"), expected, atol=1e-6)  # split, then put back in order
+    together = await asyncio.gather(*(asyncio.to_thread(two.encode, texts[i:] + texts[:i], "passage")
+                                      for i in range(4)))
+    for i, vectors in enumerate(together):
+        np.testing.assert_allclose(vectors, np.roll(expected, -i, axis=0), atol=1e-6)
 
 
 async def test_offline_french_english_translation_pair(offline: OfflineEmbedder) -> None:
