@@ -57,10 +57,16 @@ def install(shared: Resources | None) -> None:
     _installed = shared
 
 
-def resources() -> Resources:
+def installed() -> Resources:
     if _installed is None:
         raise HTTPException(503, "the API is starting")
     return _installed
+
+
+async def resources() -> Resources:
+    """The replica's resources, as a route dependency (async: FastAPI runs a plain function in a worker
+    thread, a thread hop on every request)."""
+    return installed()
 
 
 async def principal(request: Request) -> Principal:
@@ -68,7 +74,7 @@ async def principal(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "send 'Authorization: Bearer <token>'; an admin issues tokens with /token",
                             headers={"WWW-Authenticate": "Bearer"})
-    shared, token = resources(), token.strip()
+    shared, token = installed(), token.strip()
     remembered = shared.principals.get(token) if shared.principals is not None else None
     if remembered is not None:
         return remembered
