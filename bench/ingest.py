@@ -6,10 +6,11 @@
    from the shared passages (XQuAD ar/en, PIAF fr; one document per passage): chunks/s, measured
    before and after the system runs and averaged (the model's own rate drifts by a fifth here).
 2. end to end: a local Ray with the system actors (vector store, embedding batcher, ingestor)
-   ingests those documents (all 780 shared passages unless --documents says fewer; with a hundred
-   the few seconds before the first batch and after the last weigh a tenth of the run; all of
-   them take about 17 minutes on 2 cores) (submitted at once, as `ustadh ingest` does); chunks indexed per
-   second from the first submission to the last job indexed. Target >= 0.8 of the limit.
+   ingests those documents, submitted at once as `ustadh ingest` does: all 780 shared passages
+   unless --documents says fewer (with about a hundred, the seconds before the first batch and
+   after the last weigh a tenth of the run; all of them take about 17 minutes on 2 cores).
+   Chunks indexed per second from the first submission to the last job indexed. Target >= 0.8
+   of the limit.
 3. batcher: 32 concurrent callers each sending one chunk at a time (closed loop) through the
    EmbeddingBatcher actor, against the model on raw batches of 64 in-process. Target >= 0.8.
 
