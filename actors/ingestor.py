@@ -87,12 +87,11 @@ class Ingestor:
         if not too_large:
             await asyncio.to_thread(files.write_input, data)
         document = uri or f"upload:{filename or content_sha256(data)}"
+        refusal = ("too_large", f"the file is {len(data) / 1048576:.1f} MB; the limit is "
+                                f"{self.settings.INGEST_MAX_MB:g} MB") if too_large else None
         job = await self._create(NewJob(job_id, document, _request_id(), filename, media_type,
-                                        None if too_large else str(files.input), requested_by, source_id, visibility))
-        if too_large:
-            error = ExtractionError("too_large", f"the file is {len(data) / 1048576:.1f} MB; the limit is "
-                                                 f"{self.settings.INGEST_MAX_MB:g} MB")
-            job = await self._fail(job, error.reason, str(error)) or job
+                                        None if too_large else str(files.input), requested_by, source_id, visibility),
+                                 refusal)
         return job.public()
 
     @traced
@@ -160,9 +159,14 @@ class Ingestor:
 
     # ----------------------------------------------------------------- the worker loop
 
-    async def _create(self, new: NewJob) -> Job:
+    async def _create(self, new: NewJob, refusal: tuple[str, str] | None = None) -> Job:
+        """The new job, queued for the workers; or, with `refusal`, failed at once (never queued)."""
         async with self.pool.connection() as conn:
-            job = await jobs.create(conn, new)
+            job = await jobs.create(conn, new, refusal)
+        if refusal is not None:
+            logger.warning("ingestion job refused", job=str(job.id), input=job.input_uri, reason=refusal[0],
+                           error=refusal[1])
+            return job
         logger.info("ingestion job queued", job=str(job.id), input=job.input_uri)
         self.wakeup.set()
         return job

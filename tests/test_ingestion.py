@@ -165,10 +165,12 @@ async def test_bad_input_fails_with_a_reason_and_indexes_nothing(client: Ingesti
     assert (await trail(pool, job["id"]))[-1][1] == "failed"
 
 
-async def test_file_over_the_limit_fails_at_once(client: Ingestion, ray_system: RaySystem) -> None:
+async def test_file_over_the_limit_fails_at_once(client: Ingestion, ray_system: RaySystem, pool: Any) -> None:
     job = await client.submit_file(b"a" * (ray_system.settings.ingest_max_bytes + 1), "huge.txt")
     assert job["state"] == "failed" and job["error_code"] == "too_large"
     assert f"{ray_system.settings.INGEST_MAX_MB:g} MB" in job["error"]
+    # Refused in the transaction that created it: no worker could have picked it up meanwhile.
+    assert [step[:2] for step in await trail(pool, job["id"])] == [(None, "queued"), ("queued", "failed")]
 
 
 async def test_urls_are_fetched_and_failures_explained(client: Ingestion, pool: Any) -> None:

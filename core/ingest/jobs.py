@@ -85,7 +85,9 @@ class NewJob:
     visibility: str = "public"
 
 
-async def create(conn: AsyncConnection[dict[str, Any]], job: NewJob) -> Job:
+async def create(conn: AsyncConnection[dict[str, Any]], job: NewJob, refusal: tuple[str, str] | None = None) -> Job:
+    """The job, queued; with `refusal` (reason code, message) it is failed in the same transaction, so no
+    worker ever sees it queued."""
     async with conn.transaction():
         row = await (await conn.execute(
             f"""INSERT INTO ingestion_jobs (id, input_uri, filename, media_type, payload_path, requested_by,
@@ -94,7 +96,10 @@ async def create(conn: AsyncConnection[dict[str, Any]], job: NewJob) -> Job:
             (job.id, job.input_uri, job.filename, job.media_type, job.payload_path, job.requested_by,
              job.source_id, job.visibility, job.request_id))).fetchone()
         await _audit(conn, job.id, None, "queued", "job created", job.request_id)
-    return Job(**row)
+        created = Job(**row)
+        if refusal is not None:
+            return await fail(conn, created, *refusal) or created
+    return created
 
 
 async def get(conn: AsyncConnection[dict[str, Any]], job_id: UUID) -> Job | None:
