@@ -86,7 +86,8 @@ async def end_to_end(docs: list[dict[str, str]]) -> tuple[float, int, int, str]:
     elapsed = time.perf_counter() - started
     after = await call(batcher.stats)
     batches = after["batches"] - before["batches"]
-    spent = (f"model time {after['model_s'] - before['model_s']:.1f} s (batches at once overlap) in {elapsed:.1f} s, {batches} batches of "
+    spent = (f"model time {after['model_s'] - before['model_s']:.1f} s (batches at once overlap) in {elapsed:.1f} s, "
+             f"{batches} batches of "
              f"{(after['texts'] - before['texts']) / max(1, batches):.1f} on average")
     chunks = sum((job["result"] or {}).get("chunks", 0) for job in finished)
     return chunks / elapsed, chunks, sum(job["state"] == "failed" for job in finished), spent

@@ -7,8 +7,8 @@ stores (DATABASE_URL / REDIS_URL when set, else embedded), fills the corpus to `
 then, at each concurrency, runs the eval questions through the same pipeline in this process
 (`RetrieverApp.retrieve`, same actors, that many at a time) and then through `POST /retrieve`,
 printing p50/p99 latency and requests per second of both (each question is asked once before the
-runs, so that both sides find its embedding in the Redis cache), the served/in-process p50 ratio at that
-concurrency, and the served p50 against the in-process p50 one at a time. Target: served p50 <=
+runs, so that both sides find its embedding in the Redis cache), the served/in-process p50 ratio
+at that concurrency, and the served p50 against the in-process p50 one at a time. Target: served p50 <=
 1.5x in-process p50. (At 8 and 32 clients on a small machine both sides queue; comparing each with
 the other at the same concurrency isolates what serving adds.)
 

