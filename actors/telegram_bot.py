@@ -21,6 +21,9 @@ from core.logs import setup_logging
 
 
 OPTIONS = {"num_cpus": 0.1, "max_restarts": -1}
+# Updates handled at once while polling; a burst beyond waits its turn in memory instead of
+# waiting on the bot's 8 database connections until the pool gives up (seen with 1,000 at once).
+_UPDATES_AT_ONCE = 32
 
 
 class TelegramBot:
@@ -48,7 +51,7 @@ class TelegramBot:
         else:
             await self.bot.delete_webhook()
             self.polling = asyncio.create_task(self.dp.start_polling(
-                self.bot, handle_signals=False, close_bot_session=False,
+                self.bot, handle_signals=False, close_bot_session=False, tasks_concurrency_limit=_UPDATES_AT_ONCE,
                 allowed_updates=self.dp.resolve_used_update_types()))
         logger.info("telegram bot started", mode=self.mode)
         return self.mode
