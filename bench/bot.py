@@ -154,12 +154,11 @@ def main() -> int:
     with offline_settings(HTTP_PORT=18124, RATE_LIMIT_GLOBAL_PER_S=10_000) as settings, running_system(settings):
         from ray import serve
 
-        from serve_app.retriever import Retriever
         from serve_app.tutor import Tutor
 
         llm_settings = settings.model_copy(update={"OPENAI_BASE_URL": llm.base_url + "/v1",
                                                    "OPENAI_API_KEY": SecretStr("sk-bench")})
-        handle = serve.run(Tutor.bind(llm_settings, Retriever.bind(settings)), name="tutor-llm", route_prefix=None)
+        handle = serve.run(Tutor.bind(llm_settings), name="tutor-llm", route_prefix=None)
         asyncio.run(run(settings, handle, args))
     return 0
 

@@ -1,16 +1,18 @@
 """Retrieval latency over HTTP against the same pipeline in-process (run by hand).
 
-    .venv/bin/python bench/retrieval.py [--chunks 10000] [--requests 400] [--concurrency 1,8,32]
+    .venv/bin/python bench/retrieval.py [--chunks 10000] [--requests 400] [--concurrency 1,8,32] [--rounds 4]
 
-Starts a local system (Ray, the actors, the gateway and the Retriever deployment) on throwaway
+Starts a local system (Ray, the actors, the retrieval application and the gateway) on throwaway
 stores (DATABASE_URL / REDIS_URL when set, else embedded), fills the corpus to `--chunks` chunks,
 then, at each concurrency, runs the eval questions through the same pipeline in this process
-(`RetrieverApp.retrieve`, same actors, that many at a time) and then through `POST /retrieve`,
-printing p50/p99 latency and requests per second of both (each question is asked once before the
-runs, so that both sides find its embedding in the Redis cache), the served/in-process p50 ratio
-at that concurrency, and the served p50 against the in-process p50 one at a time. Target: served p50 <=
-1.5x in-process p50. (At 8 and 32 clients on a small machine both sides queue; comparing each with
-the other at the same concurrency isolates what serving adds.)
+(`RetrieverApp.retrieve`, same actors, that many at a time) and through `POST /retrieve`, in
+`--rounds` rounds a side, alternated and each side first in turn (this machine's speed drifts by
+a quarter within minutes; alternating lets the drift hit both sides alike). It prints p50/p99
+latency and requests per second of both over all their rounds (each question is asked once
+before the runs, so that both sides find its embedding in the Redis cache), the served/in-process
+p50 ratio at that concurrency, and the served p50 against the in-process p50 one at a time.
+Target: served p50 <= 1.5x in-process p50. (At 8 and 32 clients on a small machine both sides
+queue; comparing each with the other at the same concurrency isolates what serving adds.)
 
 Filling: the shared eval passages are ingested through the Ingestor as they are (real vectors);
 the rest of the chunks are sentences of those passages recombined, written straight into the
@@ -32,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx  # noqa: E402
+import aiohttp  # noqa: E402
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 
@@ -96,30 +98,49 @@ async def fill(settings: Settings, passages: list[dict], target: int) -> int:
     return have + missing
 
 
-async def served(base: str, token: str, questions: list[str], concurrency: int) -> tuple[float, float, float]:
+class Runs:
+    """Latencies and time of one side's runs at one concurrency."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.elapsed = 0.0
+
+    def add(self, latencies: list[float], elapsed: float) -> None:
+        self.latencies += latencies
+        self.elapsed += elapsed
+
+    def row(self) -> tuple[float, float, float]:
+        """p50 ms, p99 ms, requests/s."""
+        cuts = statistics.quantiles(self.latencies, n=100)
+        return cuts[49] * 1000, cuts[98] * 1000, len(self.latencies) / self.elapsed
+
+
+async def served(base: str, token: str, questions: list[str], concurrency: int) -> tuple[list[float], float]:
+    """`POST /retrieve`, `concurrency` at a time over kept-alive connections: (latencies, elapsed).
+    aiohttp rather than httpx: the client's own time is in every latency, and aiohttp's is the smaller."""
     latencies: list[float] = []
     queue = list(questions)
 
-    async def worker(http: httpx.AsyncClient) -> None:
+    async def worker(http: aiohttp.ClientSession) -> None:
         while queue:
             question = queue.pop()
             started = time.perf_counter()
-            answer = await http.post("/retrieve", json={"query": question, "k": 5},
-                                     headers={"Authorization": f"Bearer {token}"})
-            answer.raise_for_status()
+            async with http.post("/retrieve", json={"query": question, "k": 5},
+                                 headers={"Authorization": f"Bearer {token}"}) as answer:
+                answer.raise_for_status()
+                await answer.read()
             latencies.append(time.perf_counter() - started)
 
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
         began = time.perf_counter()
         await asyncio.gather(*(worker(http) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - began
-    cuts = statistics.quantiles(latencies, n=100)
-    return cuts[49] * 1000, cuts[98] * 1000, len(latencies) / elapsed
+        return latencies, time.perf_counter() - began
 
 
-async def in_process(app: object, questions: list[str], concurrency: int) -> tuple[float, float, float]:
-    """The same pipeline in this process (RetrieverApp.retrieve, same actors), `concurrency` at a time."""
+async def in_process(app: object, questions: list[str], concurrency: int) -> tuple[list[float], float]:
+    """The same pipeline in this process (RetrieverApp.retrieve, same actors), `concurrency` at a time:
+    (latencies, elapsed)."""
     pending = list(questions)
     latencies: list[float] = []
 
@@ -132,9 +153,7 @@ async def in_process(app: object, questions: list[str], concurrency: int) -> tup
 
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - began
-    cuts = statistics.quantiles(latencies, n=100)
-    return cuts[49] * 1000, cuts[98] * 1000, len(latencies) / elapsed
+    return latencies, time.perf_counter() - began
 
 
 async def admin_token(settings: Settings) -> str:
@@ -164,14 +183,20 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
 
     app = RetrieverApp(settings)
     await in_process(app, questions, 8)  # every question once: both sides then find its embedding cached
-    print(f"index: {total} chunks; {len(questions)} questions (eval, shuffled); {os.cpu_count()} CPU(s)")
+    print(f"index: {total} chunks; {len(questions)} questions (eval, shuffled) x {args.rounds} rounds a side; "
+          f"{os.cpu_count()} CPU(s)")
     print(f"{'conc.':>5} | {'HTTP p50':>9} {'p99':>8} {'req/s':>7} | {'in-process p50':>14} {'p99':>8} {'req/s':>7} | "
           f"{'HTTP p50 / in-process p50':>26} | {'/ in-process p50 at 1':>21}")
     base50 = None
     for concurrency in [int(c) for c in args.concurrency.split(",")]:
-        local50, local99, local_rate = await in_process(app, questions, concurrency)
+        local, remote = Runs(), Runs()
+        for round_ in range(args.rounds):  # alternated, each side first in turn: the machine's drift hits both
+            sides = [(local, in_process(app, questions, concurrency)),
+                     (remote, served(base, token, questions, concurrency))]
+            for runs, side in sides[::1 if round_ % 2 == 0 else -1]:
+                runs.add(*await side)
+        (local50, local99, local_rate), (p50, p99, rate) = local.row(), remote.row()
         base50 = base50 or local50
-        p50, p99, rate = await served(base, token, questions, concurrency)
         print(f"{concurrency:>5} | {p50:9.1f} {p99:8.1f} {rate:7.1f} | {local50:14.1f} {local99:8.1f} {local_rate:7.1f} | "
               f"{p50 / local50:25.2f}x | {p50 / base50:20.2f}x", flush=True)
 
@@ -181,6 +206,7 @@ def main() -> int:
     parser.add_argument("--chunks", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--rounds", type=int, default=4, help="runs of every question a side, alternated")
     args = parser.parse_args()
     if not EVAL.exists():
         print(f"needs the shared passages at {EVAL}")

@@ -79,13 +79,12 @@ def running_system(settings: Settings) -> Iterator[None]:
     from ray import serve
 
     from actors import registry
-    from serve_app.gateway import SERVE_LOGGING, application
+    from serve_app import applications
 
     try:
         handles = registry.start_actors(settings)
         ray.get([h.ping.remote() for h in handles.values()])
-        serve.start(http_options={"host": "127.0.0.1", "port": settings.HTTP_PORT}, logging_config=SERVE_LOGGING)
-        serve.run(application(settings), name="ustadh", route_prefix="/", logging_config=SERVE_LOGGING)
+        applications.start(settings, "127.0.0.1")
         yield
     finally:
         serve.shutdown()

@@ -80,9 +80,9 @@ def eval_sets(root: Path, limit: int | None, max_questions: int | None) -> list[
 
 
 async def rankings(evalset: EvalSet, source_id: int, bar: tqdm) -> list[list[str]]:
-    from ray import serve
+    from serve_app.retrieval_client import deployment_handle
 
-    handle = serve.get_deployment_handle("RetrieverApp", app_name="ustadh")
+    handle = deployment_handle()
     gate = asyncio.Semaphore(_CONCURRENCY)
 
     async def one(question: dict[str, Any]) -> list[str]:

@@ -57,7 +57,7 @@ class Supervisor:
         from ray import serve
 
         from actors import registry
-        from serve_app.gateway import SERVE_LOGGING, application
+        from serve_app import applications
 
         address = start_ray(settings).get("gcs_address")
         if address:
@@ -69,9 +69,8 @@ class Supervisor:
             bot = handles[registry.TELEGRAM_BOT]
             logger.info("telegram bot", mode=ray.get(bot.start.remote()))
             stack.callback(lambda: ray.get(bot.stop.remote(), timeout=10))
-        serve.start(http_options={"host": settings.HTTP_HOST, "port": settings.HTTP_PORT}, logging_config=SERVE_LOGGING)
         stack.callback(serve.shutdown)
-        serve.run(application(settings), name="ustadh", route_prefix="/", logging_config=SERVE_LOGGING)
+        applications.start(settings, settings.HTTP_HOST)
         self._record_ray_processes()
 
     def _record_ray_processes(self) -> None:

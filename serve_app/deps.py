@@ -29,9 +29,9 @@ from core.db.pool import open_pool
 class Resources:
     """Clients shared by the requests of one replica; the PostgreSQL pool opens on first use."""
 
-    def __init__(self, settings: Settings, retriever: Any = None, tutor: Any = None) -> None:
+    def __init__(self, settings: Settings, tutor: Any = None, retriever: Any = None) -> None:
         self.settings = settings
-        self.retriever = retriever  # the Retriever deployment's handle
+        self.retriever = retriever  # in the retrieval application: the replica's own RetrieverApp
         self.tutor = tutor  # the Tutor deployment's handle
         self.wallet = Wallet(settings)
         self.ingestion = Ingestion()

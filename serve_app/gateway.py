@@ -1,20 +1,18 @@
 """The HTTP gateway deployment: /healthz, /metrics, the Telegram webhook route and the API routers.
 
-Ray Serve's proxy gives every request an id (the incoming X-Request-ID, or a new one) and returns
-it in the X-Request-ID response header; the gateway binds that same id for its log lines and
-passes it on to every actor it calls.
+Every route but `POST /retrieve`, which is the retrieval application's own (`serve_app.retrieval_api`).
+The request id of each request is bound for its log lines and passed on to every actor it calls
+(`serve_app.request_context`).
 """
 from __future__ import annotations
 
 import asyncio
-import time
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fastapi.responses import JSONResponse
-from loguru import logger
 from ray import serve
 
 from actors import registry
@@ -22,75 +20,37 @@ from actors.tracing import call
 from core.config import Settings, load_settings
 from core.logs import setup_logging
 from core.ledger.errors import LedgerError
-from core.request_id import bound
-from serve_app import deps, ingestion_api, retrieval_api, tutor_api, wallet_api
-from serve_app import scraping_api
+from serve_app import deps, ingestion_api, retrieval_client, scraping_api, tutor_api, wallet_api
 from serve_app.deps import Resources
 from serve_app.errors import ledger_error
 from serve_app.health import HealthReport, summary
 from serve_app.loopback import keep_replica_grpc_on_loopback
-from serve_app.retriever import Retriever
 from serve_app.tutor import Tutor
-from serve_app.metrics import (COMPONENT_UP, HTTP_LATENCY, HTTP_REQUESTS, PROBE_LATENCY, gateway_metrics,
-                               ray_node_metrics)
+from serve_app.metrics import COMPONENT_UP, PROBE_LATENCY, gateway_metrics, ray_node_metrics
+from serve_app.request_context import RequestContext
 
 keep_replica_grpc_on_loopback()
 api = FastAPI(title="Ustadh API", version="0.1.0")
 api.include_router(wallet_api.router)
 api.include_router(ingestion_api.router)
-api.include_router(retrieval_api.router)
 api.include_router(tutor_api.router)
 api.include_router(scraping_api.router)
 api.add_exception_handler(LedgerError, ledger_error)
-
-
-class RequestContext:
-    """Binds the request id for the log lines of a request, then counts, times and logs it by route.
-
-    A plain ASGI middleware: Starlette's BaseHTTPMiddleware (what `@app.middleware` builds) runs
-    each request through extra tasks and streams, measurably dearer per request on a small machine.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        request_id = dict(scope["headers"]).get(b"x-request-id")
-        with bound(request_id.decode("latin-1") if request_id else None):
-            started = time.perf_counter()
-            try:
-                await self.app(scope, receive, send_noting_status)
-            finally:
-                path = getattr(scope.get("route"), "path", "unmatched")  # the route template, set by routing
-                elapsed = time.perf_counter() - started
-                HTTP_REQUESTS.labels(scope["method"], path, str(status)).inc()
-                HTTP_LATENCY.labels(path).observe(elapsed)
-                logger.info("http {} {} -> {}", scope["method"], scope["path"], status, ms=round(elapsed * 1000, 1))
-
-
 api.add_middleware(RequestContext)
 
 
 class GatewayApp:
-    def __init__(self, settings: Settings, retriever: Any = None, tutor: Any = None) -> None:
+    def __init__(self, settings: Settings, tutor: Any = None, retrieval: bool = False) -> None:
+        """`tutor`: the Tutor's handle; `retrieval`: report the retrieval application's Retriever
+        (looked up by name) in /healthz too."""
         setup_logging(settings, "gateway")
         self.settings = settings
         self.redis = aioredis.Redis.from_url(settings.REDIS_URL or "", socket_connect_timeout=1,
                                              socket_timeout=settings.HEALTH_TIMEOUT_S)
         self.health = HealthReport(settings, self.redis)
-        deps.install(Resources(settings, retriever, tutor))
-        self.retriever, self.tutor = retriever, tutor
+        deps.install(Resources(settings, tutor))
+        self.tutor, self.retriever = tutor, None
+        self.retrieval = retrieval
         self.bot: Any = None
         if settings.TELEGRAM_BOT_TOKEN is not None:
             import actors.telegram_bot  # noqa: F401 - loads aiogram now, not inside the first webhook call
@@ -102,15 +62,22 @@ class GatewayApp:
             COMPONENT_UP.labels(name).set(1 if result.up else 0)
             PROBE_LATENCY.labels(name).set(result.latency_ms)
         body = summary(report)
-        for name, deployment in (("retrieval", self.retriever), ("tutor", self.tutor)):
-            if deployment is not None:
-                body[name] = await self._deployment_status(deployment)
+        if self.retrieval:
+            body["retrieval"] = await self._deployment_status(self._retriever)
+        if self.tutor is not None:
+            body["tutor"] = await self._deployment_status(lambda: self.tutor)
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
-    async def _deployment_status(self, deployment: Any) -> dict[str, Any]:
+    def _retriever(self) -> Any:
+        if self.retriever is None:  # the retrieval application's, by name (raises while it is not deployed)
+            self.retriever = retrieval_client.deployment_handle()
+        return self.retriever
+
+    async def _deployment_status(self, deployment: Callable[[], Any]) -> dict[str, Any]:
         """A deployment's breaker state (embeddings for retrieval, the LLM for the tutor)."""
         try:
-            return await asyncio.wait_for(deployment.status.remote(), self.settings.HEALTH_TIMEOUT_S)
+            handle = await asyncio.to_thread(deployment)
+            return await asyncio.wait_for(handle.status.remote(), self.settings.HEALTH_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - health must answer whatever the replica does
             return {"error": f"{type(exc).__name__}: {exc}"[:200]}
 
@@ -142,16 +109,10 @@ Gateway = serve.deployment(ray_actor_options={"num_cpus": 0.2}, max_ongoing_requ
     serve.ingress(api)(GatewayApp))
 
 
-# Serve's own access log line per request repeats what RequestContext logs (with the request id):
-# off, for `serve.start` and `serve.run` alike.
-SERVE_LOGGING = {"enable_access_log": False}
-
-
 def application(settings: Settings) -> serve.Application:
-    """The Serve application: the gateway, composed through handles with the Retriever and the Tutor
-    (which itself holds the Retriever's handle)."""
-    retriever = Retriever.bind(settings)
-    return Gateway.bind(settings, retriever, Tutor.bind(settings, retriever))
+    """The gateway's Serve application: the gateway, composed through a handle with the Tutor (which
+    reaches the retrieval application's Retriever by name)."""
+    return Gateway.bind(settings, Tutor.bind(settings), retrieval=True)
 
 
 def build_app(args: dict[str, str]) -> serve.Application:

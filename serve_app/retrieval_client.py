@@ -13,8 +13,15 @@ from ray.exceptions import RayActorError, RayTaskError
 from core.request_id import current_request_id
 from core.retrieval.query import QueryError
 
-APP = "ustadh"
+APP = "retrieval"  # its own Serve application (serve_app.retrieval_api)
 DEPLOYMENT = "RetrieverApp"
+
+
+def deployment_handle() -> Any:
+    """The Retriever deployment's handle, looked up by name (it is not in the caller's application)."""
+    from ray import serve
+
+    return serve.get_deployment_handle(DEPLOYMENT, app_name=APP)
 
 
 class RetrievalUnavailable(RuntimeError):
@@ -40,7 +47,5 @@ class Retrieval:
 
     def _deployment(self) -> Any:
         if self._handle is None:
-            from ray import serve
-
-            self._handle = serve.get_deployment_handle(DEPLOYMENT, app_name=APP)
+            self._handle = deployment_handle()
         return self._handle

@@ -51,6 +51,7 @@ from core.tutor import quiz_store
 from core.tutor.admission import Admission
 from core.tutor.memory import Memory
 from core.tutor.records import Outcome, record
+from serve_app import retrieval_client
 from serve_app.loopback import keep_replica_grpc_on_loopback
 
 keep_replica_grpc_on_loopback()
@@ -70,7 +71,9 @@ class Refused(Exception):
 
 
 class TutorApp:
-    def __init__(self, settings: Settings, retriever: Any) -> None:
+    def __init__(self, settings: Settings, retriever: Any = None) -> None:
+        """`retriever`: the Retriever's handle; by default the retrieval application's, looked up on
+        first use (it is deployed as an application of its own)."""
         setup_logging(settings, "tutor")
         self.settings, self.retriever = settings, retriever
         self.redis = aioredis.Redis.from_url(settings.REDIS_URL or "", socket_connect_timeout=1, socket_timeout=2)
@@ -169,6 +172,8 @@ class TutorApp:
             logger.info("void after failure found the reservation resolved", error=str(exc))
 
     async def search(self, text: str, k: int, tier: Tier, request_id: str) -> list[dict[str, Any]]:
+        if self.retriever is None:
+            self.retriever = await asyncio.to_thread(retrieval_client.deployment_handle)
         return await self.retriever.retrieve.remote(text, k, None, tier.name, None, request_id)
 
     def model_for_billing(self) -> str:

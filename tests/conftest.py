@@ -131,13 +131,12 @@ def ray_system(settings: Settings) -> Iterator[RaySystem]:
 
     from actors import registry
     from ops.ray_local import start_ray
-    from serve_app.gateway import SERVE_LOGGING, application
+    from serve_app import applications
 
     start_ray(settings, dashboard=False)
     handles = registry.start_actors(settings)
     ray.get([h.ping.remote() for h in handles.values()])
-    serve.start(http_options={"host": "127.0.0.1", "port": settings.HTTP_PORT}, logging_config=SERVE_LOGGING)
-    serve.run(application(settings), name="ustadh", route_prefix="/", logging_config=SERVE_LOGGING)
+    applications.start(settings, "127.0.0.1")
     yield RaySystem(settings, f"http://127.0.0.1:{settings.HTTP_PORT}", handles)
     serve.shutdown()
     ray.shutdown()

@@ -9,19 +9,23 @@ from ray.serve.schema import ServeDeploySchema
 
 from core.config import Settings
 from serve_app.gateway import Gateway, build_app
-from serve_app.retriever import Retriever
+from serve_app import retrieval_api, retrieval_client
+from serve_app.retrieval_api import Retriever
 from serve_app.tutor import Tutor
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_serve_config_matches_serves_schema_and_our_deployment() -> None:
+def test_serve_config_matches_serves_schema_and_our_applications() -> None:
     config = ServeDeploySchema.model_validate(yaml.safe_load((ROOT / "serve_app/serve_config.yaml").read_text()))
-    app = config.applications[0]
-    assert app.import_path == "serve_app.gateway:build_app"
-    assert [d.name for d in app.deployments] == [Gateway.name, Retriever.name, Tutor.name]
-    built = build_app({k: str(v) for k, v in app.args.items()})
-    assert built is not None
+    retrieval, gateway = config.applications
+    assert (retrieval.name, retrieval.route_prefix, retrieval.import_path) == (
+        retrieval_client.APP, retrieval_api.ROUTE_PREFIX, "serve_app.retrieval_api:build_app")
+    assert [d.name for d in retrieval.deployments] == [Retriever.name]
+    assert (gateway.route_prefix, gateway.import_path) == ("/", "serve_app.gateway:build_app")
+    assert [d.name for d in gateway.deployments] == [Gateway.name, Tutor.name]
+    for app, build in ((retrieval, retrieval_api.build_app), (gateway, build_app)):
+        assert build({k: str(v) for k, v in app.args.items()}) is not None
 
 
 def test_cluster_config_names_head_and_workers() -> None:

@@ -1,10 +1,11 @@
-"""Retrieval as clients reach it: POST /retrieve through the gateway and the Retriever deployment,
+"""Retrieval as clients reach it: POST /retrieve, the Retriever deployment's own Serve application,
 over chunks the Ingestor indexed; cross-lingual hits, tiers, caches and bad input; the LLM
 reranker and its circuit breaker against the loopback OpenAI server."""
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.corpus_texts import ARABIC_2, ENGLISH, ENGLISH_2, FRENCH_2
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.telegram import FakeTelegram
 from tests.telegram_chat import Chat, bearer, tg  # noqa: F401 - tg is a fixture
+from tests.test_gateway import wait_for_log
 from tests.test_ingestion import wait_job
 
 
@@ -113,6 +115,27 @@ async def test_bad_input_is_a_422_with_the_reason(ray_system: RaySystem, pool: A
 async def test_retrieve_needs_a_token(ray_system: RaySystem) -> None:
     async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=30) as http:
         assert (await http.post("/retrieve", json={"query": "water"})).status_code == 401
+
+
+async def test_request_id_follows_a_retrieval_into_the_retriever_replica(corpus: None, ray_system: RaySystem,
+                                                                          pool: Any) -> None:
+    """POST /retrieve goes from the proxy straight to a Retriever replica (its own application), which
+    logs the request under the caller's X-Request-ID and returns it."""
+    rid = f"test-{uuid.uuid4().hex[:12]}"
+    async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=60) as http:
+        answer = await http.post("/retrieve", json={"query": "Quel pigment contiennent les chloroplastes ?"},
+                                 headers={**bearer(await token(pool)), "X-Request-ID": rid})
+    assert answer.status_code == 200 and answer.headers["x-request-id"] == rid, answer.text
+    assert answer.json()["hits"]
+    for message in ("retrieved", "http POST /retrieve -> 200"):
+        line = await wait_for_log(ray_system.settings, lambda l: l["request_id"] == rid and l["msg"] == message)
+        assert line["component"] == "retriever" and line["pid"] != os.getpid(), line
+
+
+async def test_healthz_reports_the_retrieval_application(ray_system: RaySystem) -> None:
+    async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=30) as http:
+        body = (await http.get("/healthz")).json()
+    assert body["retrieval"]["breaker"] == {"state": "closed", "failures": 0}, body
 
 
 async def test_llm_reranker_breaker_opens_and_recovers(settings: Any) -> None:

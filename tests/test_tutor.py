@@ -24,7 +24,6 @@ from bot.split import visible_text as visible
 from core.db import api_tokens
 from core.ledger.reconcile import reconcile
 from core.ledger.tiers import cost
-from serve_app.retriever import Retriever
 from serve_app.tutor import Tutor as TutorDeployment
 from serve_app.tutor_client import Tutor
 from tests.conftest import RaySystem
@@ -87,8 +86,7 @@ def llm_tutor(ray_system: RaySystem, openai_server: ThreadedOpenAI) -> Iterator[
     llm_settings = settings.model_copy(update={"OPENAI_BASE_URL": openai_server.fake.base_url + "/v1",
                                                "OPENAI_API_KEY": SecretStr("sk-test"),
                                                "LLM_BREAKER_COOLDOWN_S": 4.0})
-    handle = serve.run(TutorDeployment.bind(llm_settings, Retriever.bind(settings)), name="tutor-llm",
-                       route_prefix=None)
+    handle = serve.run(TutorDeployment.bind(llm_settings), name="tutor-llm", route_prefix=None)
     yield handle
     serve.delete("tutor-llm")
 
