@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     CHUNK_TOKENS: int = Field(256, ge=16, le=8192)
     CHUNK_OVERLAP_TOKENS: int = Field(32, ge=0, le=4096)
     INGEST_MAX_MB: float = Field(20.0, gt=0, le=1024)
-    INGEST_WORKERS: int = Field(8, ge=1, le=64)
+    INGEST_WORKERS: int = Field(32, ge=1, le=64)
     INGEST_MAX_ATTEMPTS: int = Field(5, ge=1, le=100)
     INGEST_RETRY_BASE_S: float = Field(2.0, gt=0, le=3600)
     INGEST_FETCH_TIMEOUT_S: float = Field(30.0, gt=0, le=600)
