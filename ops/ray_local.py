@@ -19,21 +19,12 @@ LOOPBACK_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_DEDUP_LOGS": "0",
 }
-# Serve's request path without its thread hops: user code on the replica's own event loop, the
-# router on the proxy's (two of the settings Ray's documented RAY_SERVE_THROUGHPUT_OPTIMIZED turns
-# on; every Ustadh replica is async and keeps blocking work in threads). POST /retrieve at one
-# client, alternated runs: p50 30.2, 34.3, 30.2, 30.3 ms with them, 33.6, 34.2 ms without.
-# ray_cluster.yaml sets the same for `ray start`.
-SERVE_ENV = {
-    "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
-    "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
-}
 
 
 def prepare_environment(settings: Settings) -> None:
-    chosen = {**SERVE_ENV, **(LOOPBACK_ENV if settings.RAY_ADDRESS is None else {})}
-    for key, value in chosen.items():
-        os.environ.setdefault(key, value)
+    if settings.RAY_ADDRESS is None:
+        for key, value in LOOPBACK_ENV.items():
+            os.environ.setdefault(key, value)
 
 
 def start_ray(settings: Settings, *, dashboard: bool = True) -> dict[str, Any]:

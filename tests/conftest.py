@@ -22,9 +22,9 @@ import pytest
 import pytest_asyncio
 import redis
 
-from ops.ray_local import LOOPBACK_ENV, SERVE_ENV
+from ops.ray_local import LOOPBACK_ENV
 
-for _key, _value in {**LOOPBACK_ENV, **SERVE_ENV}.items():  # Ray as `ustadh up` runs it
+for _key, _value in LOOPBACK_ENV.items():
     os.environ.setdefault(_key, _value)
 _EXTERNAL = {name: os.environ.pop(name, None) for name in ("DATABASE_URL", "REDIS_URL")}
 for _name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_URL", "TELEGRAM_API_BASE", "OPENAI_BASE_URL",
