@@ -7,7 +7,6 @@ The request id of each request is bound for its log lines and passed on to every
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -63,23 +62,26 @@ class GatewayApp:
             PROBE_LATENCY.labels(name).set(result.latency_ms)
         body = summary(report)
         if self.retrieval:
-            body["retrieval"] = await self._deployment_status(self._retriever)
+            body["retrieval"] = await self._retrieval_status()
         if self.tutor is not None:
-            body["tutor"] = await self._deployment_status(lambda: self.tutor)
+            body["tutor"] = await self._deployment_status(self.tutor)
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
-    def _retriever(self) -> Any:
-        if self.retriever is None:  # the retrieval application's, by name (raises while it is not deployed)
-            self.retriever = retrieval_client.deployment_handle()
-        return self.retriever
+    async def _retrieval_status(self) -> dict[str, Any]:
+        """The retrieval application's Retriever, looked up by name once it is deployed."""
+        if self.retriever is None:
+            try:
+                self.retriever = await asyncio.to_thread(retrieval_client.deployment_handle)
+            except Exception as exc:  # noqa: BLE001 - not deployed (yet): health says so
+                return _failure(exc)
+        return await self._deployment_status(self.retriever)
 
-    async def _deployment_status(self, deployment: Callable[[], Any]) -> dict[str, Any]:
+    async def _deployment_status(self, deployment: Any) -> dict[str, Any]:
         """A deployment's breaker state (embeddings for retrieval, the LLM for the tutor)."""
         try:
-            handle = await asyncio.to_thread(deployment)
-            return await asyncio.wait_for(handle.status.remote(), self.settings.HEALTH_TIMEOUT_S)
+            return await asyncio.wait_for(deployment.status.remote(), self.settings.HEALTH_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - health must answer whatever the replica does
-            return {"error": f"{type(exc).__name__}: {exc}"[:200]}
+            return _failure(exc)
 
     @api.get("/metrics")
     async def metrics(self) -> Response:
@@ -102,6 +104,10 @@ class GatewayApp:
             self.bot = await asyncio.to_thread(registry.get, registry.TELEGRAM_BOT)
         call(self.bot.feed, update)
         return JSONResponse({"ok": True})
+
+
+def _failure(exc: Exception) -> dict[str, Any]:
+    return {"error": f"{type(exc).__name__}: {exc}"[:200]}
 
 
 # Wrapped here, not decorated in place, so the class pickles by reference (see actors.registry).

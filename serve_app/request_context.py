@@ -43,8 +43,7 @@ class RequestContext:
             finally:
                 elapsed = time.perf_counter() - started
                 if self.count:
-                    route = getattr(scope.get("route"), "path", None)  # the route template, set by routing
-                    path = "unmatched" if route is None else scope.get("root_path", "") + route
+                    path = getattr(scope.get("route"), "path", "unmatched")  # the route template, set by routing
                     HTTP_REQUESTS.labels(scope["method"], path, str(status)).inc()
                     HTTP_LATENCY.labels(path).observe(elapsed)
                 logger.info("http {} {} -> {}", scope["method"], scope["path"], status, ms=round(elapsed * 1000, 1))

