@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     HEALTH_TIMEOUT_S: float = Field(1.5, gt=0, le=10)
     AUTH_CACHE_S: float = Field(5.0, ge=0, le=300)
 
-    WALLET_SHARDS: int = Field(2, ge=1, le=64)
+    WALLET_SHARDS: int = Field(1, ge=1, le=64)
     WALLET_BATCH_MAX: int = Field(512, ge=1, le=10_000)
     WALLET_BATCH_WINDOW_MS: float = Field(0.0, ge=0, le=100)
     WALLET_EXPIRY_SWEEP_S: float = Field(5.0, gt=0, le=3600)

@@ -237,6 +237,7 @@ def cli_env(ray_system: Any, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name in ("DATABASE_URL", "REDIS_URL"):
         monkeypatch.setenv(name, getattr(settings, name))
     monkeypatch.setenv("DATA_DIR", str(settings.DATA_DIR))
+    monkeypatch.setenv("WALLET_SHARDS", str(settings.WALLET_SHARDS))  # the CLI reads the system's configuration
     return settings
 
 

@@ -1,14 +1,17 @@
 """The wallet's SQL: one batch of commands in one transaction, and the read queries.
 
-`apply_batch` locks the rows the batch touches (reservations, then accounts, `FOR UPDATE`), reads
-the idempotency keys only after it holds those locks (so a write still committing from a killed
-actor's connection is seen), applies the commands in memory (`machine`) and writes everything back
-with one statement per table, pipelined. Keys and new accounts are inserted `ON CONFLICT DO
-NOTHING`; if another transaction got there first the whole batch is rolled back and run again, and
-then sees that row. The caller commits nothing on error: a batch is all or nothing.
+`apply_batch` takes two round trips to the server. The first opens the transaction, locks the rows
+the batch touches (reservations, then accounts, each in key order, `FOR UPDATE`) and reads the
+idempotency keys only after it holds those locks (so a write still committing from a killed
+actor's connection is seen). The commands are then applied in memory (`machine`), and the second
+round trip writes everything back, one statement per table, and commits. If another transaction
+inserted a key or an account first, the insert fails, the whole batch is rolled back and run
+again, and then sees that row. A batch is all or nothing: an error anywhere in the transaction
+block aborts it, and it is rolled back.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 from uuid import UUID
@@ -16,6 +19,8 @@ from uuid import UUID
 import psycopg
 from loguru import logger
 from psycopg import AsyncConnection
+from psycopg.errors import DeadlockDetected, UniqueViolation
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
 from core.ledger.commands import Command, ExpireDue, Settle, Void
@@ -40,10 +45,6 @@ _UPDATE_RESERVATIONS = """
     WHERE r.id = v.id"""
 
 
-class _Raced(Exception):
-    """Another transaction inserted a key or an account this batch meant to insert."""
-
-
 async def apply_batch(conn: AsyncConnection[dict[str, Any]], shard: Shard, commands: list[Command]) -> list[Outcome]:
     """Apply `commands` in order in one transaction; returns one outcome per command.
 
@@ -64,16 +65,26 @@ async def apply_batch(conn: AsyncConnection[dict[str, Any]], shard: Shard, comma
 
 
 async def _apply(conn: AsyncConnection[dict[str, Any]], shard: Shard, commands: list[Command]) -> list[Outcome]:
+    """Two round trips: BEGIN with the locking reads, then the writes with COMMIT."""
     for _ in range(_RERUNS):
         try:
-            async with conn.transaction():
-                batch = await _load(conn, shard, commands)
-                outcomes = apply_all(batch, commands)
-                await _write(conn, batch)
+            batch = await _load(conn, shard, commands)
+            outcomes = apply_all(batch, commands)
+            await _write(conn, batch)
             return outcomes
-        except _Raced:
-            continue
+        except (UniqueViolation, DeadlockDetected):  # raced another connection: run again, after it
+            await _rollback(conn)
+        except BaseException:
+            await _rollback(conn)
+            raise
     raise RuntimeError(f"batch lost {_RERUNS} insert races in a row")
+
+
+async def _rollback(conn: AsyncConnection[dict[str, Any]]) -> None:
+    if conn.closed or conn.info.transaction_status == TransactionStatus.IDLE:
+        return
+    with contextlib.suppress(psycopg.OperationalError, psycopg.InterfaceError):  # a dead link rolls back by itself
+        await conn.execute("ROLLBACK")
 
 
 def _user_ids(commands: list[Command]) -> set[int]:
@@ -81,12 +92,14 @@ def _user_ids(commands: list[Command]) -> set[int]:
 
 
 async def _load(conn: AsyncConnection[dict[str, Any]], shard: Shard, commands: list[Command]) -> Batch:
+    """BEGIN, lock the rows, read the keys: one round trip (a sweep first finds its due rows)."""
     sweeps = [c for c in commands if isinstance(c, ExpireDue)]
-    due = await _due(conn, shard, sweeps) if sweeps else {}
-    wanted = [c.reservation_id for c in commands if isinstance(c, Settle | Void)]
-    user_ids = sorted(_user_ids(commands) | {r.user_id for r in due.values()})
+    wanted = sorted({c.reservation_id for c in commands if isinstance(c, Settle | Void)})
     request_ids = [c.request_id for c in commands if not isinstance(c, ExpireDue)]
     async with conn.pipeline():  # executed in this order; the key lookup runs after the locks are held
+        await conn.execute("BEGIN")
+        due = await _due(conn, shard, sweeps) if sweeps else {}
+        user_ids = sorted(_user_ids(commands) | {r.user_id for r in due.values()})
         held = await conn.execute(f"SELECT {_RESERVATION_COLUMNS} FROM reservations WHERE id = ANY(%s) "
                                   "ORDER BY id FOR UPDATE", (wanted,))
         accounts = await conn.execute(
@@ -97,13 +110,12 @@ async def _load(conn: AsyncConnection[dict[str, Any]], shard: Shard, commands: l
             "SELECT request_id, operation, fingerprint, result FROM idempotency_keys WHERE request_id = ANY(%s)",
             (request_ids,))
         clock = await conn.execute("SELECT clock_timestamp() AS now")
-        reservations = {**due, **{r["id"]: Reservation.from_row(r) for r in await held.fetchall()}}
         return Batch(
             now=(await clock.fetchone() or {})["now"],
             users={row["id"] for row in await users.fetchall()},
-            accounts={r["user_id"]: Account(r["user_id"], r["credits_posted"], r["debits_posted"],
-                                            r["debits_pending"]) for r in await accounts.fetchall()},
-            reservations=reservations,
+            accounts={r["user_id"]: Account(r["user_id"], r["credits_posted"], r["debits_posted"], r["debits_pending"])
+                      for r in await accounts.fetchall()},
+            reservations={**due, **{r["id"]: Reservation.from_row(r) for r in await held.fetchall()}},
             keys={r["request_id"]: Key(r["request_id"], r["operation"], r["fingerprint"], r["result"])
                   for r in await keys.fetchall()},
         )
@@ -122,41 +134,37 @@ async def _due(conn: AsyncConnection[dict[str, Any]], shard: Shard,
 
 
 async def _write(conn: AsyncConnection[dict[str, Any]], batch: Batch) -> None:
+    """Every write and the COMMIT: one round trip. A key or account inserted meanwhile by another
+    transaction fails the insert (UniqueViolation) and with it the transaction."""
     created = [batch.accounts[u] for u in sorted(batch.created_accounts)]
     changed = [batch.accounts[u] for u in sorted(batch.changed_accounts - batch.created_accounts)]
     new = [batch.reservations[r] for r in sorted(batch.created_reservations)]
     resolved = [batch.reservations[r] for r in sorted(batch.changed_reservations)]
     async with conn.pipeline():
-        keys = await _insert_keys(conn, batch.new_keys)
-        accounts = await _insert_accounts(conn, created)
+        await _insert_keys(conn, batch.new_keys)
+        await _insert_accounts(conn, created)
         await _update_accounts(conn, changed)
         await _insert_reservations(conn, new)
         await _update_reservations(conn, resolved)
         await _insert_entries(conn, batch)
-        if keys is not None and len(await keys.fetchall()) != len(batch.new_keys):
-            raise _Raced
-        if accounts is not None and len(await accounts.fetchall()) != len(created):
-            raise _Raced
+        await conn.execute("COMMIT")
 
 
-async def _insert_keys(conn: AsyncConnection[dict[str, Any]], keys: list[Key]) -> Any:
-    if not keys:
-        return None
-    return await conn.execute(
-        """INSERT INTO idempotency_keys (request_id, operation, fingerprint, result)
-           SELECT * FROM jsonb_to_recordset(%s) AS v(request_id text, operation text, fingerprint text, result jsonb)
-           ON CONFLICT (request_id) DO NOTHING RETURNING request_id""",
-        (Jsonb([k.__dict__ for k in keys]),))
+async def _insert_keys(conn: AsyncConnection[dict[str, Any]], keys: list[Key]) -> None:
+    if keys:
+        await conn.execute(
+            """INSERT INTO idempotency_keys (request_id, operation, fingerprint, result)
+               SELECT * FROM jsonb_to_recordset(%s) AS v(request_id text, operation text, fingerprint text,
+                                                         result jsonb)""",
+            (Jsonb([k.__dict__ for k in keys]),))
 
 
-async def _insert_accounts(conn: AsyncConnection[dict[str, Any]], accounts: list[Account]) -> Any:
-    if not accounts:
-        return None
-    return await conn.execute(
-        """INSERT INTO accounts (user_id, credits_posted, debits_posted, debits_pending)
-           SELECT * FROM jsonb_to_recordset(%s) AS v(user_id bigint, credits bigint, debits bigint, pending bigint)
-           ON CONFLICT (user_id) DO NOTHING RETURNING user_id""",
-        (Jsonb([a.__dict__ for a in accounts]),))
+async def _insert_accounts(conn: AsyncConnection[dict[str, Any]], accounts: list[Account]) -> None:
+    if accounts:
+        await conn.execute(
+            """INSERT INTO accounts (user_id, credits_posted, debits_posted, debits_pending)
+               SELECT * FROM jsonb_to_recordset(%s) AS v(user_id bigint, credits bigint, debits bigint, pending bigint)""",
+            (Jsonb([a.__dict__ for a in accounts]),))
 
 
 async def _update_accounts(conn: AsyncConnection[dict[str, Any]], accounts: list[Account]) -> None:
