@@ -29,10 +29,10 @@ from actors.tracing import traced
 from core.config import Settings
 from core.ledger import store
 from core.ledger.commands import Command, ExpireDue, Mutation
-from core.ledger.errors import LedgerError, WalletUnavailable
+from core.ledger.errors import LedgerError, WalletUnavailable, WrongShard
 from core.ledger.machine import Outcome
 from core.ledger.model import Balance, Movement, Reservation, Status
-from core.ledger.sharding import Shard
+from core.ledger.sharding import Shard, shard_of
 from core.logs import setup_logging
 from core.request_id import current_request_id, new_request_id
 
@@ -71,8 +71,14 @@ class WalletLedger:
 
     @traced
     async def execute(self, commands: list[Mutation]) -> list[Outcome]:
-        """Apply mutations (group-committed with everyone else's); one outcome each, errors as values."""
-        return await self._submit(list(commands))
+        """Apply mutations (group-committed with everyone else's); one outcome each, errors as values.
+
+        A command for a user of another shard is refused (WrongShard) and changes nothing: only a
+        user's own shard may write their rows."""
+        mine = [command for command in commands if self._owns(command.user_id)]
+        done = iter(await self._submit(mine) if mine else [])
+        return [next(done) if self._owns(command.user_id) else self._misrouted(command.user_id)
+                for command in commands]
 
     @traced
     async def expire_due(self, as_of: datetime | None = None) -> int:
@@ -115,6 +121,14 @@ class WalletLedger:
         logger.info("ping", queued=self.queue.qsize(), committer=alive)
         return {"shard": self.shard.index, "shards": self.shard.count, "queued": self.queue.qsize(),
                 "committer": "up" if alive else "down"}
+
+    def _owns(self, user_id: int) -> bool:
+        return shard_of(user_id, self.shard.count) == self.shard.index
+
+    def _misrouted(self, user_id: int) -> WrongShard:
+        logger.error("command for another shard's user refused", user_id=user_id)
+        return WrongShard(f"user {user_id} belongs to wallet shard {shard_of(user_id, self.shard.count)} of "
+                          f"{self.shard.count}, not to shard {self.shard.index}: check WALLET_SHARDS")
 
     async def _submit(self, commands: list[Command]) -> list[Outcome]:
         answer: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()

@@ -17,7 +17,9 @@ from actors.wallet_client import Wallet
 from core.config import Settings
 from core.db.migrate import migrate
 from core.ledger.errors import (AlreadyResolved, IdempotencyConflict, InsufficientFunds, InvalidAmount,
-                                InvalidArgument, InvalidId, SettleExceedsReserved, UnknownReservation, UnknownUser)
+                                InvalidArgument, InvalidId, SettleExceedsReserved, UnknownReservation, UnknownUser,
+                                WrongShard)
+from core.ledger.commands import TopUp
 from core.ledger.model import Balance, Reservation, Status
 from core.ledger.reconcile import reconcile
 from core.ledger.sharding import shard_of
@@ -229,6 +231,27 @@ async def test_users_are_spread_over_the_shards(ray_system: Any, pool: Any) -> N
     users = await new_users(pool, 40)
     shards = {shard_of(u, ray_system.settings.WALLET_SHARDS) for u in users}
     assert shards == set(range(ray_system.settings.WALLET_SHARDS))
+
+
+async def test_a_shard_refuses_another_shards_users_and_writes_nothing(ray_system: Any, pool: Any) -> None:
+    """A client configured with another shard count sends users to the wrong actor: that actor
+    refuses them (only a user's own shard writes their rows) and still serves its own users."""
+    assert ray_system.settings.WALLET_SHARDS == 2
+    users = await new_users(pool, 12)
+    theirs = next(u for u in users if shard_of(u, 2) == 1)
+    mine = next(u for u in users if shard_of(u, 2) == 0)
+    shard_zero = registry.get(registry.wallet_ledger(0))
+    outcomes = await shard_zero.execute.remote([TopUp(theirs, 500, rid()), TopUp(mine, 300, rid())])
+    assert isinstance(outcomes[0], WrongShard) and not outcomes[0].retryable
+    assert outcomes[1] == Balance(mine, 300, 0, 0)
+    misconfigured = Wallet(ray_system.settings.model_copy(update={"WALLET_SHARDS": 1}))
+    with pytest.raises(WrongShard):
+        await misconfigured.top_up(theirs, 500, rid())
+    async with pool.connection() as conn:
+        rows = await (await conn.execute("SELECT count(*) AS n FROM ledger_entries WHERE user_id = %s",
+                                         (theirs,))).fetchone()
+    assert rows["n"] == 0
+    assert await Wallet(ray_system.settings).balance(theirs) == Balance(theirs, 0, 0, 0)
 
 
 @pytest.fixture

@@ -96,6 +96,14 @@ class WalletUnavailable(LedgerError):
     retryable = True
 
 
+class WrongShard(WalletUnavailable):
+    """A command reached a shard actor that does not own its user: the caller's WALLET_SHARDS differs
+    from the running system's. Retrying cannot help; the configuration must."""
+
+    code = "wrong_shard"
+    retryable = False
+
+
 def _all_subclasses(cls: type[LedgerError]) -> list[type[LedgerError]]:
     return [cls] + [sub for child in cls.__subclasses__() for sub in _all_subclasses(child)]
 
