@@ -3,11 +3,13 @@ transaction. Each test makes its own users. Invariants 1-6 of the wallet each ha
 fails if the invariant breaks (the actor tests check them again under concurrency and kills)."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from psycopg.types.json import Jsonb
 
 from core.db.users import TIERS as USER_TIERS
 from core.ledger import store, tiers
@@ -16,6 +18,7 @@ from core.ledger.errors import (ERRORS, AlreadyResolved, BalanceOverflow, Idempo
                                 InternalError, InvalidAmount, InvalidArgument, InvalidId, LedgerError,
                                 ReservationExpired, SettleExceedsReserved, UnknownModel, UnknownReservation,
                                 UnknownTier, UnknownUser, error_from_json)
+from core.ledger.machine import encode
 from core.ledger.model import Balance, Reservation, Status
 from core.ledger.reconcile import reconcile
 from core.ledger.sharding import Shard, shard_of
@@ -368,3 +371,28 @@ async def test_batch_updates_look_rows_up_by_key_on_a_large_table(pool: Any) -> 
             assert f"Seq Scan on {table}" not in plan and f"{table}_pkey" in plan, plan
         await conn.execute("DELETE FROM reservations WHERE user_id = %s", (user,))
         await conn.execute("DELETE FROM accounts WHERE user_id = %s", (user,))  # it has no ledger entries
+
+
+async def test_a_batch_racing_an_uncommitted_duplicate_runs_again_and_answers_its_result(pool: Any) -> None:
+    """A killed actor's transaction may still be committing the same request when its successor runs
+    it again. For a first top-up there is no row to lock: the rerun's inserts wait on the other
+    transaction's key and account, fail once it commits, and the batch runs again and answers the
+    stored result instead of crediting twice."""
+    user, key = (await new_users(pool))[0], rid()
+    stored = Balance(user, 100, 0, 0)
+    async with pool.connection() as zombie, pool.connection() as successor:
+        await zombie.execute("INSERT INTO accounts (user_id, credits_posted) VALUES (%s, 100)", (user,))
+        await zombie.execute("INSERT INTO ledger_entries (user_id, kind, credits, request_id) VALUES (%s, 'top_up', 100, %s)",
+                             (user, key))
+        await zombie.execute("INSERT INTO idempotency_keys (request_id, operation, fingerprint, result) "
+                             "VALUES (%s, %s, %s, %s)", (key, "top_up", TopUp(user, 100, key).fingerprint,
+                                                         Jsonb(encode(stored))))
+        rerun = asyncio.create_task(store.apply_batch(successor, ONE, [TopUp(user, 100, key)]))
+        await asyncio.sleep(0.5)
+        assert not rerun.done()  # waiting on the zombie's uncommitted key
+        await zombie.commit()
+        outcomes = await asyncio.wait_for(rerun, 10)
+    assert outcomes == [stored]
+    assert await run(pool, TopUp(user, 5, rid())) == [Balance(user, 105, 0, 0)]
+    async with pool.connection() as conn:
+        assert (await reconcile(conn)).ok
