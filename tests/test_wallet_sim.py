@@ -60,6 +60,7 @@ class Model:
 
     accounts: dict[int, list[int]] = field(default_factory=dict)  # user -> [credits, debits, pending]
     reservations: list[ModelReservation] = field(default_factory=list)
+    pending: dict[int, None] = field(default_factory=dict)  # sequence numbers of pending ones, in order
     keys: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = field(default_factory=dict)
 
     def account(self, user: int) -> list[int]:
@@ -91,6 +92,7 @@ class Model:
                 return ("error", "insufficient_funds"), True
             self.account(user)[2] += amount
             self.reservations.append(ModelReservation(user, amount, days))
+            self.pending[len(self.reservations) - 1] = None
             return ("reservation", len(self.reservations) - 1, "pending", None), True
         return self.keyed(key, ("reserve", user, amount, days), run)
 
@@ -101,17 +103,19 @@ class Model:
                 return ("error", "already_resolved"), True
             if actual is not None and actual > held.amount:
                 return ("error", "settle_exceeds_reserved"), False
-            self._close(held, "posted" if actual is not None else "voided", actual)
+            self._close(seq, "posted" if actual is not None else "voided", actual)
             return ("reservation", seq, held.status, actual), True
         return self.keyed(key, ("settle" if actual is not None else "void", seq, actual), run)
 
     def expire(self, day: int) -> int:
-        due = [r for r in self.reservations if r.status == "pending" and r.days <= day]
-        for held in due:
-            self._close(held, "expired", None)
+        due = [seq for seq in self.pending if self.reservations[seq].days <= day]
+        for seq in due:
+            self._close(seq, "expired", None)
         return len(due)
 
-    def _close(self, held: ModelReservation, status: str, actual: int | None) -> None:
+    def _close(self, seq: int, status: str, actual: int | None) -> None:
+        held = self.reservations[seq]
+        del self.pending[seq]
         account = self.account(held.user)
         account[2] -= held.amount
         account[1] += actual or 0
@@ -144,7 +148,7 @@ class Simulation:
         while done < self.ops:
             ops = self.step_ops()
             fault = self.fault(len(ops))
-            pending = [i for i, r in enumerate(self.model.reservations) if r.status == "pending"]
+            pending = list(self.model.pending)
             outcomes = await self.perform(ops, fault)
             for op, outcome in zip(ops, outcomes):
                 expected = self.apply_model(op)
@@ -189,7 +193,7 @@ class Simulation:
         rng = self.rng
         roll = rng.random()
         user = rng.randrange(USERS)
-        pending = [i for i, r in enumerate(self.model.reservations) if r.status == "pending"]
+        pending = list(self.model.pending)
         if roll < 0.08 and self.history:
             return self.history[rng.randrange(len(self.history))][1]  # duplicate retry
         if roll < 0.12 and self.history:
