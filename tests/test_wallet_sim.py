@@ -129,6 +129,7 @@ class Simulation:
         self.ops = ops
         self.model = Model()
         self.held: list[Reservation] = []  # by model sequence number
+        self.seq_of: dict[uuid.UUID, int] = {}  # reservation id -> model sequence number
         self.index = {user_id: i for i, user_id in enumerate(users)}
         self.history: list[tuple[str, tuple[Any, ...]]] = []  # (key, op) of keyed operations so far
         self.trace = hashlib.sha256()
@@ -298,12 +299,12 @@ class Simulation:
         if isinstance(outcome, Balance):
             return ("balance", self.index[outcome.user_id], outcome.credits, outcome.debits, outcome.pending)
         assert isinstance(outcome, Reservation)
-        ids = [r.id for r in self.held]
-        if outcome.id not in ids:
+        seq = self.seq_of.get(outcome.id)
+        if seq is None:
             assert op[0] == "reserve"
+            seq = self.seq_of[outcome.id] = len(self.held)
             self.held.append(outcome)
-            ids.append(outcome.id)
-        return ("reservation", ids.index(outcome.id), outcome.status.value, outcome.settled_amount)
+        return ("reservation", seq, outcome.status.value, outcome.settled_amount)
 
     def portable(self, op: tuple[Any, ...]) -> tuple[Any, ...]:
         """The op without this run's random key prefix, for the replay digest."""
