@@ -75,10 +75,10 @@ class WalletLedger:
 
         A command for a user of another shard is refused (WrongShard) and changes nothing: only a
         user's own shard may write their rows."""
-        mine = [command for command in commands if self._owns(command.user_id)]
+        owned = [self._owns(command.user_id) for command in commands]
+        mine = [command for command, own in zip(commands, owned) if own]
         done = iter(await self._submit(mine) if mine else [])
-        return [next(done) if self._owns(command.user_id) else self._misrouted(command.user_id)
-                for command in commands]
+        return [next(done) if own else self._misrouted(command.user_id) for command, own in zip(commands, owned)]
 
     @traced
     async def expire_due(self, as_of: datetime | None = None) -> int:

@@ -382,8 +382,8 @@ async def test_a_batch_racing_an_uncommitted_duplicate_runs_again_and_answers_it
     stored = Balance(user, 100, 0, 0)
     async with pool.connection() as zombie, pool.connection() as successor:
         await zombie.execute("INSERT INTO accounts (user_id, credits_posted) VALUES (%s, 100)", (user,))
-        await zombie.execute("INSERT INTO ledger_entries (user_id, kind, credits, request_id) VALUES (%s, 'top_up', 100, %s)",
-                             (user, key))
+        await zombie.execute("INSERT INTO ledger_entries (user_id, kind, credits, request_id) "
+                             "VALUES (%s, 'top_up', 100, %s)", (user, key))
         await zombie.execute("INSERT INTO idempotency_keys (request_id, operation, fingerprint, result) "
                              "VALUES (%s, %s, %s, %s)", (key, "top_up", TopUp(user, 100, key).fingerprint,
                                                          Jsonb(encode(stored))))

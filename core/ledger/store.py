@@ -77,7 +77,7 @@ async def _apply(conn: AsyncConnection[dict[str, Any]], shard: Shard, commands: 
         except BaseException:
             await _rollback(conn)
             raise
-    raise RuntimeError(f"batch lost {_RERUNS} insert races in a row")
+    raise RuntimeError(f"batch lost {_RERUNS} races (duplicate inserts or deadlocks) in a row")
 
 
 async def _rollback(conn: AsyncConnection[dict[str, Any]]) -> None:
@@ -163,7 +163,8 @@ async def _insert_accounts(conn: AsyncConnection[dict[str, Any]], accounts: list
     if accounts:
         await conn.execute(
             """INSERT INTO accounts (user_id, credits_posted, debits_posted, debits_pending)
-               SELECT * FROM jsonb_to_recordset(%s) AS v(user_id bigint, credits bigint, debits bigint, pending bigint)""",
+               SELECT * FROM jsonb_to_recordset(%s)
+                   AS v(user_id bigint, credits bigint, debits bigint, pending bigint)""",
             (Jsonb([a.__dict__ for a in accounts]),))
 
 
