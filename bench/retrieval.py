@@ -14,6 +14,13 @@ p50 ratio at that concurrency, and the served p50 against the in-process p50 one
 Target: served p50 <= 1.5x in-process p50. (At 8 and 32 clients on a small machine both sides
 queue; comparing each with the other at the same concurrency isolates what serving adds.)
 
+Then, at one client and alternated the same way, what serving alone costs on this machine: bare
+Serve deployments answering a tiny JSON body through the same proxy (without reading the request;
+after reading its JSON body, which the replica pulls from the proxy in a second actor call; and
+after that and a wait as long as the in-process p50), `POST /retrieve` with an empty query (ours:
+FastAPI, authentication and validation, answered 422 before any search), and the Retriever through
+its deployment handle (Serve without HTTP) beside the pipeline in-process.
+
 Filling: the shared eval passages are ingested through the Ingestor as they are (real vectors);
 the rest of the chunks are sentences of those passages recombined, written straight into the
 throwaway database and, with random unit vectors, into the Milvus collection — embedding 10,000
@@ -30,7 +37,9 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -199,6 +208,95 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
         base50 = base50 or local50
         print(f"{concurrency:>5} | {p50:9.1f} {p99:8.1f} {rate:7.1f} | {local50:14.1f} {local99:8.1f} {local_rate:7.1f} | "
               f"{p50 / local50:25.2f}x | {p50 / base50:20.2f}x", flush=True)
+    await floor(app, base, token, questions, args.rounds)
+
+
+async def _posts(base: str, path: str, body: dict, headers: dict, n: int, status: int) -> tuple[list[float], float]:
+    """`n` POSTs one at a time: (latencies, elapsed)."""
+    latencies: list[float] = []
+    async with aiohttp.ClientSession(base, timeout=aiohttp.ClientTimeout(total=60)) as http:
+        began = time.perf_counter()
+        for _ in range(n):
+            started = time.perf_counter()
+            async with http.post(path, json=body, headers=headers) as answer:
+                await answer.read()
+                assert answer.status == status, answer.status
+            latencies.append(time.perf_counter() - started)
+        return latencies, time.perf_counter() - began
+
+
+async def by_handle(questions: list[str]) -> tuple[list[float], float]:
+    """The Retriever deployment through its handle (what the bot and the Tutor use), one at a time."""
+    from serve_app.retrieval_client import deployment_handle
+
+    handle, latencies = deployment_handle(), []
+    began = time.perf_counter()
+    for question in questions:
+        started = time.perf_counter()
+        await handle.retrieve.remote(question, 5, None, "standard", None, None)
+        latencies.append(time.perf_counter() - started)
+    return latencies, time.perf_counter() - began
+
+
+async def asleep(seconds: float, n: int) -> tuple[list[float], float]:
+    """`asyncio.sleep(seconds)` `n` times here: what the event loop's timer adds to a wait."""
+    latencies: list[float] = []
+    began = time.perf_counter()
+    for _ in range(n):
+        started = time.perf_counter()
+        await asyncio.sleep(seconds)
+        latencies.append(time.perf_counter() - started)
+    return latencies, time.perf_counter() - began
+
+
+def start_floors(pipeline_ms: float) -> None:
+    """Bare Serve deployments (no FastAPI, nothing of ours) that answer a tiny JSON body: at once
+    without reading the request (/floor), after reading its JSON body (/floor-body), and after
+    reading it and waiting as long as the pipeline takes in-process (/floor-long)."""
+    from ray import serve
+
+    @serve.deployment(ray_actor_options={"num_cpus": 0.1})
+    class Floor:
+        def __init__(self, read_body: bool, wait_s: float) -> None:
+            self.read_body, self.wait_s = read_body, wait_s
+
+        async def __call__(self, request: Any) -> dict:
+            if self.read_body:
+                await request.json()
+            if self.wait_s:
+                await asyncio.sleep(self.wait_s)
+            return {"hits": []}
+
+    for name, read_body, wait_s in (("floor", False, 0.0), ("floor-body", True, 0.0),
+                                    ("floor-long", True, pipeline_ms / 1000)):
+        serve.run(Floor.options(name=name).bind(read_body, wait_s), name=name, route_prefix=f"/{name}",
+                  logging_config={"enable_access_log": False})
+
+
+async def floor(app: object, base: str, token: str, questions: list[str], rounds: int) -> None:
+    """What serving alone costs at one client, each side alternated like the main table."""
+    pipeline_ms = statistics.median((await in_process(app, questions, 1))[0]) * 1000
+    start_floors(pipeline_ms)
+    n, auth = len(questions), {"Authorization": f"Bearer {token}"}
+    sides: dict[str, tuple[Runs, Callable[[], Awaitable[tuple[list[float], float]]]]] = {
+        "bare deployment, request not read": (Runs(), lambda: _posts(base, "/floor", {}, {}, n, 200)),
+        "bare deployment, JSON body read": (Runs(), lambda: _posts(base, "/floor-body", {"query": "q"}, {}, n, 200)),
+        f"same, then {pipeline_ms:.1f} ms asleep": (Runs(), lambda: _posts(base, "/floor-long", {"query": "q"}, {}, n,
+                                                                        200)),
+        f"{pipeline_ms:.1f} ms asleep in this process": (Runs(), lambda: asleep(pipeline_ms / 1000, n)),
+        "POST /retrieve, empty query (422)": (Runs(), lambda: _posts(base, "/retrieve", {"query": "", "k": 5}, auth, n,
+                                                                     422)),
+        "Retriever by deployment handle": (Runs(), lambda: by_handle(questions)),
+        "pipeline in-process": (Runs(), lambda: in_process(app, questions, 1)),
+    }
+    await _posts(base, "/floor-long", {"query": "q"}, {}, 20, 200)  # warm-up
+    for round_ in range(rounds):
+        for runs, side in list(sides.values())[::1 if round_ % 2 == 0 else -1]:
+            runs.add(*await side())
+    print("serving floor at 1 client, nothing of ours unless named:  p50 ms   p99 ms")
+    for name, (runs, _) in sides.items():
+        p50, p99, _ = runs.row()
+        print(f"  {name:<52} {p50:7.1f} {p99:8.1f}", flush=True)
 
 
 def main() -> int:
