@@ -1,6 +1,9 @@
 """Wallet throughput: reserve+settle pairs per second and p50/p99 pair latency at 1, 16 and 64
 concurrent clients, beside the same PostgreSQL's raw rate of single-row update transactions at the
-same concurrency (the physical baseline: one commit per transaction, no batching).
+same concurrency (the physical baseline: one commit per transaction, no batching). Then the group
+commit alone, without Ray or the actor (`store.apply_batch` from this process in batches of 64),
+beside the raw rate at 64 clients again, with its CPU per pair in Python and in the PostgreSQL
+backend: what any wallet built on this store could reach at best.
 
     .venv/bin/python bench/wallet.py [--seconds 5] [--clients 1,16,64]
 
@@ -83,6 +86,47 @@ async def wallet_rate(settings: Settings, users: list[int], clients: int, second
     return await measure(clients, seconds, pair)
 
 
+async def store_alone(url: str, users: list[int], seconds: float, size: int = 64) -> tuple[float, float, float | None]:
+    """The group commit without Ray or the actor: `core.ledger.store.apply_batch` on one connection,
+    `size` reserves in one batch, then their `size` settles in the next, for `seconds` (the shape of
+    a shard's commits at `size` clients). Returns (pairs/s, this thread's CPU µs per pair, the
+    PostgreSQL backend's CPU µs per pair, None when its /proc entry cannot be read)."""
+    from psycopg.rows import dict_row
+
+    from core.ledger import store
+    from core.ledger.commands import Reserve, Settle
+    from core.ledger.model import Reservation
+    from core.ledger.sharding import Shard
+
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True, row_factory=dict_row,
+                                                 options="-c plan_cache_mode=force_custom_plan")
+    shard, run, pairs = Shard(0, 1), uuid.uuid4().hex[:8], 0
+    backend_before, cpu_before = _backend_cpu_s(conn.info.backend_pid), time.thread_time()
+    began = time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        batch = [users[(pairs + i) % len(users)] for i in range(size)]
+        held = await store.apply_batch(conn, shard, [Reserve(u, 1_000, f"s{run}-{pairs + i}-r", 300)
+                                                     for i, u in enumerate(batch)])
+        assert all(isinstance(r, Reservation) for r in held), held
+        await store.apply_batch(conn, shard, [Settle(r.id, r.user_id, 700, f"s{run}-{pairs + i}-s")
+                                              for i, r in enumerate(held) if isinstance(r, Reservation)])
+        pairs += size
+    elapsed, cpu = time.perf_counter() - began, time.thread_time() - cpu_before
+    backend_after = _backend_cpu_s(conn.info.backend_pid)
+    await conn.close()
+    backend = None if backend_before is None or backend_after is None else (backend_after - backend_before)
+    return pairs / elapsed, cpu / pairs * 1e6, None if backend is None else backend / pairs * 1e6
+
+
+def _backend_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a local process, from /proc (None for a server elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_shards(settings: Settings) -> None:
     import ray
 
@@ -118,6 +162,15 @@ async def run(settings: Settings, url: str, concurrency: list[int], seconds: flo
         raw, raw50, raw99 = await raw_rate(url, clients, seconds)
         print(f"{clients:>7} | {pairs:>9.0f} {p50:>7.2f} {p99:>7.2f} | {raw:>9.0f} {raw50:>7.2f} {raw99:>7.2f} | "
               f"{pairs / raw:>8.2f}x", flush=True)
+    alone, python_us, backend_us = await store_alone(url, users, seconds)
+    raw, _, _ = await raw_rate(url, 64, seconds)
+    print(f"store alone (no Ray, one connection, batches of 64): {alone:.0f} pairs/s = {alone / raw:.2f}x raw at 64 "
+          f"({raw:.0f} tx/s); CPU per pair: Python {python_us:.0f} µs, PostgreSQL backend "
+          f"{'n/a (server not local)' if backend_us is None else f'{backend_us:.0f} µs'}", flush=True)
+    if backend_us is not None:  # every core busy with nothing but the store's work: no wallet on it goes faster
+        ceiling = (os.cpu_count() or 1) / ((python_us + backend_us) / 1e6)
+        print(f"  ceiling if all {os.cpu_count()} cores did only that work: {ceiling:.0f} pairs/s = "
+              f"{ceiling / raw:.2f}x raw", flush=True)
 
 
 def main() -> int:
