@@ -89,8 +89,10 @@ async def wallet_rate(settings: Settings, users: list[int], clients: int, second
 async def store_alone(url: str, users: list[int], seconds: float, size: int = 64) -> tuple[float, float, float | None]:
     """The group commit without Ray or the actor: `core.ledger.store.apply_batch` on one connection,
     `size` reserves in one batch, then their `size` settles in the next, for `seconds` (the shape of
-    a shard's commits at `size` clients). Returns (pairs/s, this thread's CPU µs per pair, the
-    PostgreSQL backend's CPU µs per pair, None when its /proc entry cannot be read)."""
+    a shard's commits at `size` clients). It writes the throwaway bench database behind the shard
+    actors' backs, once their own runs are over (the measurement needs the store without the actor).
+    Returns (pairs/s, this thread's CPU µs per pair, the PostgreSQL backend's CPU µs per pair, None
+    when its /proc entry cannot be read)."""
     from psycopg.rows import dict_row
 
     from core.ledger import store
