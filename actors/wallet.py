@@ -38,10 +38,6 @@ from core.request_id import current_request_id, new_request_id
 
 OPTIONS = {"num_cpus": 0.05, "max_restarts": -1, "max_task_retries": 0}
 _COMMIT_ATTEMPTS = 4
-# Plan each statement for its parameters and the tables as they are now. A generic plan cached while
-# the tables were small (a fresh database, statistics not yet gathered) keeps seq-scanning them as
-# they grow: measured, a wallet batch took 4-10 ms instead of 1 ms after a few minutes of traffic.
-_PLAN_EVERY_TIME = "-c plan_cache_mode=force_custom_plan"
 
 
 @dataclass
@@ -209,7 +205,7 @@ class WalletLedger:
         if self.conn is None or self.conn.closed:
             self.conn = await psycopg.AsyncConnection.connect(self.settings.DATABASE_URL or "", autocommit=True,
                                                               row_factory=dict_row, application_name=self.name,
-                                                              connect_timeout=5, options=_PLAN_EVERY_TIME)
+                                                              connect_timeout=5, options=store.CONNECTION_OPTIONS)
         return self.conn
 
     async def _drop_connection(self) -> None:

@@ -211,42 +211,28 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
     await floor(app, base, token, questions, args.rounds)
 
 
-async def _posts(base: str, path: str, body: dict, headers: dict, n: int, status: int) -> tuple[list[float], float]:
-    """`n` POSTs one at a time: (latencies, elapsed)."""
+async def one_at_a_time(call: Callable[[int], Awaitable[object]], n: int) -> tuple[list[float], float]:
+    """Await `call(0)` .. `call(n - 1)` in turn: (latencies, elapsed)."""
     latencies: list[float] = []
+    began = time.perf_counter()
+    for i in range(n):
+        started = time.perf_counter()
+        await call(i)
+        latencies.append(time.perf_counter() - started)
+    return latencies, time.perf_counter() - began
+
+
+async def posts(base: str, path: str, body: dict, n: int, status: int,
+                token: str | None = None) -> tuple[list[float], float]:
+    """`n` POSTs of `body` to `path`, one at a time, each expected to answer `status`."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with aiohttp.ClientSession(base, timeout=aiohttp.ClientTimeout(total=60)) as http:
-        began = time.perf_counter()
-        for _ in range(n):
-            started = time.perf_counter()
+        async def post(_: int) -> None:
             async with http.post(path, json=body, headers=headers) as answer:
                 await answer.read()
                 assert answer.status == status, answer.status
-            latencies.append(time.perf_counter() - started)
-        return latencies, time.perf_counter() - began
 
-
-async def by_handle(questions: list[str]) -> tuple[list[float], float]:
-    """The Retriever deployment through its handle (what the bot and the Tutor use), one at a time."""
-    from serve_app.retrieval_client import deployment_handle
-
-    handle, latencies = deployment_handle(), []
-    began = time.perf_counter()
-    for question in questions:
-        started = time.perf_counter()
-        await handle.retrieve.remote(question, 5, None, "standard", None, None)
-        latencies.append(time.perf_counter() - started)
-    return latencies, time.perf_counter() - began
-
-
-async def asleep(seconds: float, n: int) -> tuple[list[float], float]:
-    """`asyncio.sleep(seconds)` `n` times here: what the event loop's timer adds to a wait."""
-    latencies: list[float] = []
-    began = time.perf_counter()
-    for _ in range(n):
-        started = time.perf_counter()
-        await asyncio.sleep(seconds)
-        latencies.append(time.perf_counter() - started)
-    return latencies, time.perf_counter() - began
+        return await one_at_a_time(post, n)
 
 
 def start_floors(pipeline_ms: float) -> None:
@@ -275,27 +261,30 @@ def start_floors(pipeline_ms: float) -> None:
 
 async def floor(app: object, base: str, token: str, questions: list[str], rounds: int) -> None:
     """What serving alone costs at one client, each side alternated like the main table."""
+    from serve_app.retrieval_client import deployment_handle
+
     pipeline_ms = statistics.median((await in_process(app, questions, 1))[0]) * 1000
     start_floors(pipeline_ms)
-    n, auth = len(questions), {"Authorization": f"Bearer {token}"}
-    sides: dict[str, tuple[Runs, Callable[[], Awaitable[tuple[list[float], float]]]]] = {
-        "bare deployment, request not read": (Runs(), lambda: _posts(base, "/floor", {}, {}, n, 200)),
-        "bare deployment, JSON body read": (Runs(), lambda: _posts(base, "/floor-body", {"query": "q"}, {}, n, 200)),
-        f"same, then {pipeline_ms:.1f} ms asleep": (Runs(), lambda: _posts(base, "/floor-long", {"query": "q"}, {}, n,
-                                                                        200)),
-        f"{pipeline_ms:.1f} ms asleep in this process": (Runs(), lambda: asleep(pipeline_ms / 1000, n)),
-        "POST /retrieve, empty query (422)": (Runs(), lambda: _posts(base, "/retrieve", {"query": "", "k": 5}, auth, n,
-                                                                     422)),
-        "Retriever by deployment handle": (Runs(), lambda: by_handle(questions)),
-        "pipeline in-process": (Runs(), lambda: in_process(app, questions, 1)),
+    handle, n, body = deployment_handle(), len(questions), {"query": "q"}
+    sides: dict[str, Callable[[], Awaitable[tuple[list[float], float]]]] = {
+        "bare deployment, request not read": lambda: posts(base, "/floor", {}, n, 200),
+        "bare deployment, JSON body read": lambda: posts(base, "/floor-body", body, n, 200),
+        f"same, then {pipeline_ms:.1f} ms asleep": lambda: posts(base, "/floor-long", body, n, 200),
+        f"{pipeline_ms:.1f} ms asleep in this process": lambda: one_at_a_time(
+            lambda _: asyncio.sleep(pipeline_ms / 1000), n),
+        "POST /retrieve, empty query (422)": lambda: posts(base, "/retrieve", {"query": "", "k": 5}, n, 422, token),
+        "Retriever by deployment handle": lambda: one_at_a_time(
+            lambda i: handle.retrieve.remote(questions[i], 5, None, "standard", None, None), n),
+        "pipeline in-process": lambda: in_process(app, questions, 1),
     }
-    await _posts(base, "/floor-long", {"query": "q"}, {}, 20, 200)  # warm-up
+    runs = {name: Runs() for name in sides}
+    await posts(base, "/floor-long", body, 20, 200)  # warm-up
     for round_ in range(rounds):
-        for runs, side in list(sides.values())[::1 if round_ % 2 == 0 else -1]:
-            runs.add(*await side())
+        for name in list(sides)[::1 if round_ % 2 == 0 else -1]:
+            runs[name].add(*await sides[name]())
     print("serving floor at 1 client, nothing of ours unless named:  p50 ms   p99 ms")
-    for name, (runs, _) in sides.items():
-        p50, p99, _ = runs.row()
+    for name, side in runs.items():
+        p50, p99, _ = side.row()
         print(f"  {name:<52} {p50:7.1f} {p99:8.1f}", flush=True)
 
 

@@ -101,7 +101,7 @@ async def store_alone(url: str, users: list[int], seconds: float, size: int = 64
     from core.ledger.sharding import Shard
 
     conn = await psycopg.AsyncConnection.connect(url, autocommit=True, row_factory=dict_row,
-                                                 options="-c plan_cache_mode=force_custom_plan")
+                                                 options=store.CONNECTION_OPTIONS)
     shard, run, pairs = Shard(0, 1), uuid.uuid4().hex[:8], 0
     backend_before, cpu_before = _backend_cpu_s(conn.info.backend_pid), time.thread_time()
     began = time.perf_counter()
@@ -116,8 +116,9 @@ async def store_alone(url: str, users: list[int], seconds: float, size: int = 64
     elapsed, cpu = time.perf_counter() - began, time.thread_time() - cpu_before
     backend_after = _backend_cpu_s(conn.info.backend_pid)
     await conn.close()
-    backend = None if backend_before is None or backend_after is None else (backend_after - backend_before)
-    return pairs / elapsed, cpu / pairs * 1e6, None if backend is None else backend / pairs * 1e6
+    if backend_before is None or backend_after is None:
+        return pairs / elapsed, cpu / pairs * 1e6, None
+    return pairs / elapsed, cpu / pairs * 1e6, (backend_after - backend_before) / pairs * 1e6
 
 
 def _backend_cpu_s(pid: int) -> float | None:
