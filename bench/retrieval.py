@@ -14,10 +14,14 @@ p50 ratio at that concurrency, and the served p50 against the in-process p50 one
 Target: served p50 <= 1.5x in-process p50. (At 8 and 32 clients on a small machine both sides
 queue; comparing each with the other at the same concurrency isolates what serving adds.)
 
+HTTP goes through the system's Serve ingress, as `ustadh up` starts it: HAProxy into an HTTP
+server inside the ingress replica by default; `SERVE_INGRESS=proxy` measures Ray's Python proxy
+instead (an actor call into the replica, which then pulls the body from the proxy in another).
+
 Then, at one client and alternated the same way, what serving alone costs on this machine: bare
-Serve deployments answering a tiny JSON body through the same proxy (without reading the request;
-after reading its JSON body, which the replica pulls from the proxy in a second actor call; and
-after that and a wait as long as the in-process p50), `POST /retrieve` with an empty query (ours:
+Serve deployments answering a tiny JSON body through the same ingress (without reading the
+request; after reading its JSON body; and after that and a wait as long as the in-process p50),
+`POST /retrieve` with an empty query (ours:
 FastAPI, authentication and validation, answered 422 before any search), and the Retriever through
 its deployment handle (Serve without HTTP) beside the pipeline in-process.
 
@@ -193,7 +197,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
     app = RetrieverApp(settings)
     await in_process(app, questions, 8)  # every question once: both sides then find its embedding cached
     print(f"index: {total} chunks; {len(questions)} questions (eval, shuffled) x {args.rounds} rounds a side; "
-          f"{os.cpu_count()} CPU(s)")
+          f"{os.cpu_count()} CPU(s); ingress: {ingress()}")
     print(f"{'conc.':>5} | {'HTTP p50':>9} {'p99':>8} {'req/s':>7} | {'in-process p50':>14} {'p99':>8} {'req/s':>7} | "
           f"{'HTTP p50 / in-process p50':>26} | {'/ in-process p50 at 1':>21}")
     base50 = None
@@ -209,6 +213,11 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
         print(f"{concurrency:>5} | {p50:9.1f} {p99:8.1f} {rate:7.1f} | {local50:14.1f} {local99:8.1f} {local_rate:7.1f} | "
               f"{p50 / local50:25.2f}x | {p50 / base50:20.2f}x", flush=True)
     await floor(app, base, token, questions, args.rounds)
+
+
+def ingress() -> str:
+    """What serves HTTP_PORT: HAProxy, or Ray's Python proxy (the setting, or no haproxy binary found)."""
+    return "HAProxy" if os.environ.get("RAY_SERVE_ENABLE_HA_PROXY") == "1" else "Ray's Python proxy"
 
 
 async def one_at_a_time(call: Callable[[int], Awaitable[object]], n: int) -> tuple[list[float], float]:

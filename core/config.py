@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     HTTP_HOST: str = "127.0.0.1"
     HTTP_PORT: int = Field(8000, ge=1, le=65535)
     DASHBOARD_PORT: int = Field(8265, ge=1, le=65535)
+    SERVE_INGRESS: Literal["haproxy", "proxy"] = "haproxy"
+    HAPROXY_STATS_PORT: int = Field(8404, ge=1, le=65535)
+    HAPROXY_METRICS_PORT: int = Field(9101, ge=1, le=65535)
+    SERVE_FALLBACK_PORT: int = Field(8500, ge=1, le=65535)
     RAY_ADDRESS: str | None = None
     RAY_NUM_CPUS: int | None = Field(None, ge=1)
     RAY_OBJECT_STORE_MB: int = Field(256, ge=80)

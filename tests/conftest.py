@@ -91,7 +91,8 @@ def redis_url(data_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings(data_dir: Path, database_url: str, redis_url: str) -> Settings:
     resolved = load_settings(_env_file=None, DATA_DIR=data_dir, DATABASE_URL=database_url, REDIS_URL=redis_url,
-                             HTTP_PORT=free_port(), DASHBOARD_PORT=free_port(), LOG_LEVEL="DEBUG",
+                             HTTP_PORT=free_port(), DASHBOARD_PORT=free_port(), HAPROXY_STATS_PORT=free_port(),
+                             HAPROXY_METRICS_PORT=free_port(), SERVE_FALLBACK_PORT=free_port(), LOG_LEVEL="DEBUG",
                              ADMIN_TELEGRAM_IDS="900001", INGEST_MAX_MB=1, INGEST_RETRY_BASE_S=0.2,
                              INGEST_MAX_ATTEMPTS=3, WALLET_SHARDS=2)
     setup_logging(resolved, "tests")

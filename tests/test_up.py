@@ -61,7 +61,8 @@ def up_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     env.update(DATA_DIR=str(data_dir), HOME=str(home), HTTP_PORT=str(free_port()),
-               DASHBOARD_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+               DASHBOARD_PORT=str(free_port()), HAPROXY_STATS_PORT=str(free_port()),
+               HAPROXY_METRICS_PORT=str(free_port()), SERVE_FALLBACK_PORT=str(free_port()), PYTHONUNBUFFERED="1")
     yield env
 
 
@@ -123,6 +124,7 @@ def test_up_runs_on_embedded_defaults_recovers_from_kill_and_stops_clean(up_env:
     first_tree = first.descendants()
     names = {p.name() for p in first_tree}
     assert "postgres" in names and "redis-server" in names and "raylet" in names, names
+    assert "haproxy" in names, names  # Serve's HTTP ingress, its stats and metrics listeners included below
     addresses = listening_addresses(first_tree)
     exposed = {name: address for name, address in addresses.items() if not is_loopback(address)}
     assert addresses and not exposed, exposed
