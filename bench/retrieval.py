@@ -21,9 +21,9 @@ instead (an actor call into the replica, which then pulls the body from the prox
 Then, at one client and alternated the same way, what serving alone costs on this machine: bare
 Serve deployments answering a tiny JSON body through the same ingress (without reading the
 request; after reading its JSON body; and after that and a wait as long as the in-process p50),
-`POST /retrieve` with an empty query (ours:
-FastAPI, authentication and validation, answered 422 before any search), and the Retriever through
-its deployment handle (Serve without HTTP) beside the pipeline in-process.
+`POST /retrieve` with an empty query (ours: FastAPI, authentication and validation, answered 422
+before any search), and the Retriever through its deployment handle (Serve without HTTP) beside
+the pipeline in-process.
 
 Filling: the shared eval passages are ingested through the Ingestor as they are (real vectors);
 the rest of the chunks are sentences of those passages recombined, written straight into the

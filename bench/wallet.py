@@ -91,8 +91,8 @@ async def store_alone(url: str, users: list[int], seconds: float, size: int = 64
     `size` reserves in one batch, then their `size` settles in the next, for `seconds` (the shape of
     a shard's commits at `size` clients). It writes the throwaway bench database behind the shard
     actors' backs, once their own runs are over (the measurement needs the store without the actor).
-    Returns (pairs/s, this thread's CPU µs per pair, the PostgreSQL backend's CPU µs per pair, None
-    when its /proc entry cannot be read)."""
+    Returns pairs/s, this thread's CPU µs per pair and the PostgreSQL backend's (None when its /proc
+    entry cannot be read)."""
     from psycopg.rows import dict_row
 
     from core.ledger import store
@@ -116,9 +116,8 @@ async def store_alone(url: str, users: list[int], seconds: float, size: int = 64
     elapsed, cpu = time.perf_counter() - began, time.thread_time() - cpu_before
     backend_after = _backend_cpu_s(conn.info.backend_pid)
     await conn.close()
-    if backend_before is None or backend_after is None:
-        return pairs / elapsed, cpu / pairs * 1e6, None
-    return pairs / elapsed, cpu / pairs * 1e6, (backend_after - backend_before) / pairs * 1e6
+    backend = None if backend_before is None or backend_after is None else backend_after - backend_before
+    return pairs / elapsed, cpu / pairs * 1e6, None if backend is None else backend / pairs * 1e6
 
 
 def _backend_cpu_s(pid: int) -> float | None:

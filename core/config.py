@@ -154,6 +154,17 @@ class Settings(BaseSettings):
             raise ValueError("CHUNK_OVERLAP_TOKENS must be less than CHUNK_TOKENS")
         return self
 
+    @model_validator(mode="after")
+    def _ports_distinct(self) -> Settings:
+        names = ("HTTP_PORT", "DASHBOARD_PORT", "HAPROXY_STATS_PORT", "HAPROXY_METRICS_PORT", "SERVE_FALLBACK_PORT")
+        taken: dict[int, str] = {}
+        for name in names:
+            port = getattr(self, name)
+            if port in taken:
+                raise ValueError(f"{name} and {taken[port]} are both {port}: each needs its own port")
+            taken[port] = name
+        return self
+
     @property
     def run_dir(self) -> Path:
         return self.DATA_DIR / "run"

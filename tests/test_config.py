@@ -39,6 +39,12 @@ def test_bad_value_names_the_setting(name: str, value: str) -> None:
     assert name in str(caught.value)
 
 
+def test_two_listeners_on_one_port_are_refused_naming_both() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None, HTTP_PORT="9101")  # HAProxy's metrics exporter's default port
+    assert "HAPROXY_METRICS_PORT and HTTP_PORT are both 9101" in str(caught.value)
+
+
 def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text("LLM_MODEL=my-model\nADMIN_TELEGRAM_IDS=7\n")
     monkeypatch.chdir(tmp_path)
