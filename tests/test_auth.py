@@ -1,6 +1,7 @@
-"""API tokens at the gateway: the principal (user, role claim, current tier) from a bearer token,
-remembered for AUTH_CACHE_S seconds so a busy client costs no query per request, and a revoked token
-or a changed tier taking effect once that time has passed. Real PostgreSQL, no Ray."""
+"""API tokens at the gateway: the principal (user, current role and tier) from a bearer token,
+remembered for AUTH_CACHE_S seconds so a busy client costs no query per request, and a revoked token,
+a changed role or a changed tier taking effect once that time has passed. A role change revokes the
+user's tokens. Real PostgreSQL, no Ray."""
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +13,7 @@ from fastapi import HTTPException
 from starlette.requests import Request
 
 from core.config import Settings
-from core.db import api_tokens
+from core.db import api_tokens, users
 from serve_app import deps
 from tests.conftest import new_users
 
@@ -40,6 +41,7 @@ async def test_principal_carries_role_and_current_tier(pool: Any, gateway_with: 
     gateway_with(0)
     [user] = await new_users(pool)
     await set_tier(pool, user, "premium")
+    await users.set_role(pool, user, "teacher")
     token = await api_tokens.issue(pool, user, "teacher")
     caller = await deps.principal(bearer(token))
     assert (caller.user_id, caller.role, caller.tier) == (user, "teacher", "premium")
@@ -74,3 +76,52 @@ async def test_a_remembered_token_expires_with_the_cache(pool: Any, gateway_with
     assert refused.value.status_code == 401
     fresh = await api_tokens.issue(pool, user, "learner")
     assert (await deps.principal(bearer(fresh))).tier == "standard"
+
+
+async def set_role_directly(pool: Any, user: int, role: str) -> None:
+    """A role changed in the table without going through `users.set_role` (no revocation)."""
+    async with pool.connection() as conn:
+        await conn.execute("UPDATE users SET role = %s WHERE id = %s", (role, user))
+
+
+async def test_a_token_authorises_as_its_users_current_role(pool: Any, gateway_with: Any) -> None:
+    gateway_with(0)
+    [user] = await new_users(pool)
+    await set_role_directly(pool, user, "admin")
+    token = await api_tokens.issue(pool, user, "admin")
+    assert (await deps.admin(bearer(token))).is_admin
+    await set_role_directly(pool, user, "learner")
+    assert (await deps.principal(bearer(token))).role == "learner"
+    with pytest.raises(HTTPException) as refused:
+        await deps.admin(bearer(token))
+    assert refused.value.status_code == 403
+
+
+async def test_a_role_change_revokes_the_users_tokens(pool: Any, gateway_with: Any) -> None:
+    gateway_with(0)
+    [user, other] = await new_users(pool, 2)
+    await users.set_role(pool, user, "admin")
+    token = await api_tokens.issue(pool, user, "admin")
+    kept = await api_tokens.issue(pool, other, "learner")
+    await users.set_role(pool, user, "admin")  # no change: the token stays
+    assert (await deps.admin(bearer(token))).user_id == user
+    demoted = await users.set_role(pool, user, "learner")
+    assert demoted.role == "learner"
+    with pytest.raises(HTTPException) as refused:
+        await deps.principal(bearer(token))
+    assert refused.value.status_code == 401
+    assert (await deps.principal(bearer(kept))).user_id == other  # nobody else's token is touched
+
+
+async def test_a_remembered_admin_loses_admin_routes_when_the_cache_expires(pool: Any, gateway_with: Any) -> None:
+    gateway_with(0.5)
+    [user] = await new_users(pool)
+    await set_role_directly(pool, user, "admin")
+    token = await api_tokens.issue(pool, user, "admin")
+    assert (await deps.admin(bearer(token))).is_admin
+    await set_role_directly(pool, user, "learner")
+    assert (await deps.admin(bearer(token))).is_admin  # within AUTH_CACHE_S the replica still trusts it
+    await asyncio.sleep(0.6)
+    with pytest.raises(HTTPException) as refused:
+        await deps.admin(bearer(token))
+    assert refused.value.status_code == 403

@@ -1,14 +1,20 @@
-"""Per-user HTTP API tokens carrying a role claim. Only a SHA-256 of each token is stored.
+"""Per-user HTTP API tokens. Only a SHA-256 of each token is stored. This module is the one writer
+of `api_tokens`.
 
 An admin issues a token from the bot; HTTP clients send it as `Authorization: Bearer <token>`.
-The role claim is fixed at issue time; revoking (or issuing a new one) ends the old token.
+A token authorises as its user's role *now* (`users.role`), not the role it was issued with (kept
+in `api_tokens.role` for the record): a demoted admin's token stops opening admin routes as soon
+as the gateway's cache forgets it (AUTH_CACHE_S). Changing a user's role also revokes their tokens
+(`revoke_all`, in the same transaction as the change); issuing a new token revokes the old one.
 """
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 PREFIX = "ust_"
@@ -33,20 +39,26 @@ async def issue(pool: AsyncConnectionPool, user_id: int, role: str) -> str:
     """A new token for the user with `role`; their earlier tokens are revoked."""
     token = PREFIX + secrets.token_urlsafe(32)
     async with pool.connection() as conn, conn.transaction():
-        await conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL",
-                           (user_id,))
+        await revoke_all(conn, user_id)
         await conn.execute("INSERT INTO api_tokens (user_id, token_hash, role) VALUES (%s, %s, %s)",
                            (user_id, _digest(token), role))
     return token
 
 
+async def revoke_all(conn: AsyncConnection[Any], user_id: int) -> int:
+    """Revoke every live token of the user (inside the caller's transaction); how many."""
+    cursor = await conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL",
+                                (user_id,))
+    return cursor.rowcount
+
+
 async def authenticate(pool: AsyncConnectionPool, token: str) -> Principal | None:
-    """The token's user, role claim and the user's current tier; None for an unknown or revoked token."""
+    """The token's user with their current role and tier; None for an unknown or revoked token."""
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
     async with pool.connection() as conn:
         row = await (await conn.execute(
-            """SELECT t.user_id, t.role, u.tier FROM api_tokens t JOIN users u ON u.id = t.user_id
+            """SELECT t.user_id, u.role, u.tier FROM api_tokens t JOIN users u ON u.id = t.user_id
                WHERE t.token_hash = %s AND t.revoked_at IS NULL""",
             (_digest(token),))).fetchone()
     return Principal(row["user_id"], row["role"], row["tier"]) if row else None

@@ -1,9 +1,12 @@
-"""Users: created on first contact from Telegram, with language, role and tier."""
+"""Users: created on first contact from Telegram, with language, role and tier. This module is the
+one writer of `users`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
+
+from core.db import api_tokens
 
 LANGUAGES = ("ar", "fr", "en")
 ROLES = ("learner", "teacher", "admin")
@@ -86,8 +89,18 @@ async def set_tier(pool: AsyncConnectionPool, user_id: int, tier: str) -> User:
 
 
 async def set_role(pool: AsyncConnectionPool, user_id: int, role: str) -> User:
-    """Note: ADMIN_TELEGRAM_IDS become admin again on their next message (see upsert_from_telegram)."""
-    return await _set(pool, user_id, "role", role, ROLES)
+    """Give the user `role`; a change revokes their API tokens in the same transaction (they must be
+    issued again, with what the new role allows). Note: ADMIN_TELEGRAM_IDS become admin again on
+    their next message (see upsert_from_telegram)."""
+    if role not in ROLES:
+        raise ValueError(f"unsupported role {role!r}")
+    async with pool.connection() as conn, conn.transaction():
+        before = await (await conn.execute("SELECT role FROM users WHERE id = %s FOR UPDATE", (user_id,))).fetchone()
+        row = await (await conn.execute(
+            f"UPDATE users SET role = %s WHERE id = %s RETURNING {_COLUMNS}", (role, user_id))).fetchone()
+        if before is not None and before["role"] != role:
+            await api_tokens.revoke_all(conn, user_id)
+    return User(**row)
 
 
 async def recent(pool: AsyncConnectionPool, limit: int = 30) -> tuple[int, list[User]]:
