@@ -58,7 +58,7 @@ COUNT_KEYS = ("fetched", "kept", "unchanged", "duplicates", "rejected", "skipped
 _COUNT_OF = {"kept": "kept", "unchanged": "unchanged", "duplicate": "duplicates", "rejected": "rejected",
              "skipped": "skipped", "error": "errors"}
 # Fetch refusals that are decisions, not failures: they never make a crawl "failed".
-_SKIP_REASONS = {"robots", "blocked", "content_type", "too_large", "redirects", "out_of_scope"}
+_SKIP_REASONS = {"robots", "blocked", "url_invalid", "content_type", "too_large", "redirects", "out_of_scope"}
 _SCHEDULE_EVERY_S = 30.0
 _STALE_S = 120.0  # a running crawl whose row was not touched for this long belongs to a dead actor
 _MAX_SITEMAPS = 20

@@ -10,6 +10,10 @@ happens once, and it is what makes the new chunks visible to readers. Vectors ar
 Milvus by chunk id beforehand (a re-run replaces, never duplicates); stale vectors are deleted
 after the commit, and vectors of a job that fails are deleted unless a committed chunk owns them.
 
+A URL is fetched through the system's guarded fetcher (`core.web.fetch`): an address that is not
+public (loopback, private, link-local, cloud metadata), directly or by redirect, fails the job with
+reason `blocked` before any request is sent to it; SCRAPE_ALLOW exempts named hosts.
+
 Transient failures (a URL that times out or answers 5xx, the embedding endpoint, Milvus, the
 database connection) retry with exponential backoff up to INGEST_MAX_ATTEMPTS; bad input (corrupt
 or encrypted PDF, empty or binary text, too large, unsupported type, low quality, a near-duplicate
@@ -38,7 +42,7 @@ from core.db.pool import open_pool
 from core.embeddings import EmbeddingError
 from core.ingest import jobs
 from core.ingest.extract import ExtractionError, extract
-from core.ingest.fetch import FetchError, fetch_url
+from core.ingest.fetch import FetchError, download, ingestion_fetcher
 from core.ingest.jobs import Job, NewJob
 from core.ingest.prepare import (PreparedChunk, Profile, Rejected, chunking_signature, content_sha256, cut,
                                  load_models, profile)
@@ -66,6 +70,7 @@ class Ingestor:
         self.pool = await open_pool(settings.DATABASE_URL or "", max_size=10, name="ingestor")
         redis = aioredis.Redis.from_url(settings.REDIS_URL or "", socket_connect_timeout=2, socket_timeout=5)
         self.cache = ChunkCache(redis, self.pool, settings.CHUNK_CACHE_TTL_S)
+        self.fetcher = ingestion_fetcher(settings)
         self.running: dict[UUID, str] = {}  # job id -> input uri
         self.handles: dict[str, Any] = {}
         self.collection: store.Collection | None = None
@@ -87,8 +92,8 @@ class Ingestor:
         if not too_large:
             await asyncio.to_thread(files.write_input, data)
         document = uri or f"upload:{filename or content_sha256(data)}"
-        refusal = ("too_large", f"the file is {len(data) / 1048576:.1f} MB; the limit is "
-                                f"{self.settings.INGEST_MAX_MB:g} MB") if too_large else None
+        refusal = ("too_large", f"the file is larger than the {self.settings.INGEST_MAX_MB:g} MB limit"
+                   ) if too_large else None
         job = await self._create(NewJob(job_id, document, _request_id(), filename, media_type,
                                         None if too_large else str(files.input), requested_by, source_id, visibility),
                                  refusal)
@@ -273,8 +278,7 @@ class Ingestor:
     async def _input(self, job: Job, files: JobFiles) -> tuple[bytes, str | None, str | None]:
         if job.payload_path or files.input.exists():  # uploaded, or downloaded by an earlier attempt
             return await asyncio.to_thread(files.read_input), job.filename, job.media_type
-        fetched = await fetch_url(job.input_uri, max_bytes=self.settings.ingest_max_bytes,
-                                  timeout_s=self.settings.INGEST_FETCH_TIMEOUT_S)
+        fetched = await download(self.fetcher, job.input_uri, max_bytes=self.settings.ingest_max_bytes)
         await asyncio.to_thread(files.write_input, fetched.data)
         return fetched.data, fetched.filename, fetched.media_type
 

@@ -236,6 +236,11 @@ CATALOG: Mapping[str, Mapping[str, str]] = {
     "reason_network": {"ar": "تعذّر الوصول إلى الموقع", "fr": "le site est injoignable",
                        "en": "the site could not be reached"},
     "reason_timeout": {"ar": "انتهت مهلة التحميل", "fr": "le téléchargement a expiré", "en": "the download timed out"},
+    "reason_blocked": {"ar": "الرابط يشير إلى عنوان داخلي أو خاص، فلا يُسمح بتحميله",
+                       "fr": "l'URL mène à une adresse interne ou privée : téléchargement refusé",
+                       "en": "the URL leads to an internal or private address, which is not allowed"},
+    "reason_redirects": {"ar": "الموقع يعيد التوجيه مرات كثيرة", "fr": "le site redirige trop de fois",
+                         "en": "the site redirects too many times"},
     "reason_gave_up": {"ar": "فشلت المحاولات المتكررة", "fr": "échec après plusieurs tentatives",
                        "en": "failed after several attempts"},
     "reason_embedding": {"ar": "رفض نموذج الفهرسة النص", "fr": "le modèle d'indexation a refusé le texte",
@@ -362,6 +367,11 @@ CATALOG: Mapping[str, Mapping[str, str]] = {
                             "en": "The course material has too little on this topic for a quiz; nothing was charged."},
     "refused_bad_count": {"ar": "عدد الأسئلة من 1 إلى {detail}.", "fr": "Le nombre de questions va de 1 à {detail}.",
                           "en": "The number of questions must be from 1 to {detail}."},
+    "refused_idempotency_conflict": {"ar": "هذا الطلب يحمل مفتاح طلب سابق مختلف، ولم يُخصم منك شيء. أعد إرساله.",
+                                     "fr": "Cette demande réutilise la clé d'une autre demande ; rien n'a été débité. "
+                                           "Renvoyez-la.",
+                                     "en": "This request reuses the key of a different one; nothing was charged. "
+                                           "Send it again."},
     "memory_cleared": {"ar": "بدأنا محادثة جديدة.", "fr": "Nouvelle conversation : j'ai oublié les échanges précédents.",
                        "en": "New conversation: I've forgotten what we said before."},
     "answer_fallback_note": {"ar": "(إجابة مقتبسة من المادة مباشرة)", "fr": "(réponse tirée directement du cours)",

@@ -43,6 +43,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# The one loopback origin the session's fetchers may reach (SCRAPE_ALLOW), standing in for a public
+# site in URL-ingestion tests; every other loopback port stays behind the SSRF guard. Kept in the
+# environment: pytest imports this file both as `conftest` and as `tests.conftest`.
+ALLOWED_SITE_PORT = int(os.environ.setdefault("USTADH_TEST_SITE_PORT", str(free_port())))
+
+
 def with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{name}"))
@@ -94,7 +100,7 @@ def settings(data_dir: Path, database_url: str, redis_url: str) -> Settings:
                              HTTP_PORT=free_port(), DASHBOARD_PORT=free_port(), HAPROXY_STATS_PORT=free_port(),
                              HAPROXY_METRICS_PORT=free_port(), SERVE_FALLBACK_PORT=free_port(), LOG_LEVEL="DEBUG",
                              ADMIN_TELEGRAM_IDS="900001", INGEST_MAX_MB=1, INGEST_RETRY_BASE_S=0.2,
-                             INGEST_MAX_ATTEMPTS=3, WALLET_SHARDS=2)
+                             INGEST_MAX_ATTEMPTS=3, WALLET_SHARDS=2, SCRAPE_ALLOW=f"127.0.0.1:{ALLOWED_SITE_PORT}")
     setup_logging(resolved, "tests")
     migrate(database_url)
     return resolved

@@ -1,5 +1,6 @@
-"""URL fetching against a real aiohttp server on loopback: bodies, headers, redirects, size and
-time limits, and the reason/retryable classification of every failure."""
+"""URL fetching for ingestion against a real aiohttp server on loopback (exempted from the SSRF
+guard by name, as SCRAPE_ALLOW does): bodies, headers, redirects, size and time limits, and the
+reason/retryable classification of every failure."""
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +15,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from core.ingest.extract import extract
-from core.ingest.fetch import REASONS, FetchError, Fetched, fetch_url
+from core.ingest.fetch import Fetched, download
+from core.web.fetch import REASONS, FetchError, GuardedFetcher
 
 ARABIC = "تُعَدُّ القراءة مفتاح المعرفة، والكتابة أداتها."
 FRENCH = "L'élève a révisé ses leçons « à fond » avant l'examen."
@@ -65,6 +67,10 @@ async def chunked_large(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def redirect_to(request: web.Request) -> web.Response:
+    raise web.HTTPFound(request.query["url"])
+
+
 async def slow(request: web.Request) -> web.Response:
     await asyncio.sleep(2)
     return web.Response(text="late")
@@ -81,6 +87,7 @@ async def server() -> AsyncIterator[TestServer]:
     app.router.add_get("/declared-large", declared_large)
     app.router.add_get("/chunked-large", chunked_large)
     app.router.add_get("/slow", slow)
+    app.router.add_get("/to", redirect_to)
     test_server = TestServer(app, host="127.0.0.1", port=None)
     await test_server.start_server()
     yield test_server
@@ -91,9 +98,15 @@ def url(server: TestServer, path: str) -> str:
     return str(server.make_url(path))
 
 
+async def fetch_url(target: str, *, max_bytes: int = LIMIT, timeout_s: float = 30.0,
+                    user_agent: str = "UstadhTest/0", allow: tuple[str, ...] = ("127.0.0.1",)) -> Fetched:
+    async with GuardedFetcher(allow=allow, user_agent=user_agent, timeout_s=timeout_s, max_redirects=5) as fetcher:
+        return await download(fetcher, target, max_bytes=max_bytes)
+
+
 async def fetch_failure(target: str, *, timeout_s: float = 30.0) -> FetchError:
     with pytest.raises(FetchError) as caught:
-        await fetch_url(target, max_bytes=LIMIT, timeout_s=timeout_s)
+        await fetch_url(target, timeout_s=timeout_s)
     assert caught.value.reason in REASONS
     return caught.value
 
@@ -117,7 +130,7 @@ async def test_redirect_chain_of_five_is_followed(server: TestServer) -> None:
 
 async def test_too_many_redirects(server: TestServer) -> None:
     error = await fetch_failure(url(server, "/redirect/5"))
-    assert (error.reason, error.retryable) == ("http_status", False)
+    assert (error.reason, error.retryable) == ("redirects", False)
     assert "more than 5" in error.message
 
 
@@ -195,3 +208,52 @@ def test_fetch_error_pickles(retryable: bool) -> None:
 def test_unknown_reason_is_a_bug() -> None:
     with pytest.raises(ValueError):
         FetchError("nope", "message")
+
+
+@pytest_asyncio.fixture
+async def private_site() -> AsyncIterator[tuple[str, list[str]]]:
+    """A site on loopback that no fetch may reach: its origin and the paths it was asked for."""
+    asked: list[str] = []
+
+    async def anything(request: web.Request) -> web.Response:
+        asked.append(request.path)
+        return web.Response(text="internal page: secret")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", anything)
+    site = TestServer(app, host="127.0.0.1", port=None)
+    await site.start_server()
+    yield f"http://127.0.0.1:{site.port}", asked
+    await site.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/healthz", "/metrics"])
+async def test_a_loopback_url_is_blocked_before_any_request(private_site: tuple[str, list[str]], path: str) -> None:
+    origin, asked = private_site
+    with pytest.raises(FetchError) as caught:
+        await fetch_url(origin + path, allow=())
+    assert (caught.value.reason, caught.value.retryable) == ("blocked", False)
+    assert asked == []
+
+
+@pytest.mark.parametrize("target", ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/",
+                                    "http://192.168.1.1/admin", "http://[::1]/", "http://0.0.0.0/",
+                                    "http://100.64.0.1/", "http://[::ffff:127.0.0.1]/"])
+async def test_private_link_local_and_metadata_addresses_are_blocked(target: str) -> None:
+    error = await fetch_failure(target)  # even with 127.0.0.1 exempt, as the tests' fetcher has it
+    assert (error.reason, error.retryable) == ("blocked", False), error.message
+
+
+async def test_a_redirect_to_a_private_address_is_blocked_at_that_hop(
+        server: TestServer, private_site: tuple[str, list[str]]) -> None:
+    origin, asked = private_site
+    public = f"127.0.0.1:{server.port}"  # the one origin exempted, standing in for a public site
+    for target in (f"{origin}/healthz", origin.replace("127.0.0.1", "localhost") + "/metrics",
+                   "http://169.254.169.254/latest/meta-data/"):
+        redirecting = str(server.make_url("/to").with_query(url=target))
+        with pytest.raises(FetchError) as caught:
+            await fetch_url(redirecting, allow=(public,))
+        assert caught.value.reason == "blocked", caught.value.message
+    assert asked == []
+    fetched = await fetch_url(str(server.make_url("/to").with_query(url=url(server, "/page.html"))), allow=(public,))
+    assert fetched.data == PAGE  # a redirect within the allowed origin is still followed

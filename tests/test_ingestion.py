@@ -17,7 +17,7 @@ from actors.ingestion_client import Ingestion, IngestionUnavailable
 from actors.tracing import call
 from core.ingest.prepare import chunking_signature
 from core.text.chunking import ChunkSettings, chunk_text
-from tests.conftest import RaySystem, free_port
+from tests.conftest import ALLOWED_SITE_PORT, RaySystem, free_port
 from tests.corpus_texts import ARABIC, ARABIC_2, ENGLISH, ENGLISH_2, FRENCH, FRENCH_2, HASSANIYA, long_document
 from tests.documents import core_font_pdf, docx_bytes
 
@@ -192,9 +192,8 @@ async def test_urls_are_fetched_and_failures_explained(client: Ingestion, pool: 
     app.router.add_get("/flaky", flaky)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    base = f"http://127.0.0.1:{port}"
+    await web.TCPSite(runner, "127.0.0.1", ALLOWED_SITE_PORT).start()
+    base = f"http://127.0.0.1:{ALLOWED_SITE_PORT}"
     try:
         lesson = await wait_job(client, (await client.submit_url(f"{base}/lesson"))["id"])
         assert lesson["state"] == "indexed", lesson
@@ -213,6 +212,44 @@ async def test_urls_are_fetched_and_failures_explained(client: Ingestion, pool: 
         assert invalid["state"] == "failed" and invalid["error_code"] == "url_invalid"
     finally:
         await runner.cleanup()
+
+
+async def test_url_jobs_to_private_addresses_fail_blocked_and_send_nothing(client: Ingestion, pool: Any) -> None:
+    """SSRF: loopback, private, link-local and metadata addresses, directly or by a redirect from an
+    allowed site, end `failed` with reason `blocked`; the private site records no request."""
+    asked: list[str] = []
+
+    async def private(request: web.Request) -> web.Response:
+        asked.append(request.path)
+        return web.Response(text=f"<p>{ENGLISH_2}</p>", content_type="text/html")
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(request.query["to"])
+
+    internal, public = web.Application(), web.Application()
+    internal.router.add_get("/{tail:.*}", private)
+    public.router.add_get("/go", redirect)
+    runners = [web.AppRunner(internal), web.AppRunner(public)]
+    for runner in runners:
+        await runner.setup()
+    internal_port = free_port()
+    await web.TCPSite(runners[0], "127.0.0.1", internal_port).start()
+    await web.TCPSite(runners[1], "127.0.0.1", ALLOWED_SITE_PORT).start()
+    inside = f"http://127.0.0.1:{internal_port}"
+    targets = [f"{inside}/healthz", f"http://localhost:{internal_port}/metrics", "http://169.254.169.254/latest/",
+               "http://10.1.2.3/", "http://[::1]:8000/healthz"]
+    targets += [f"http://127.0.0.1:{ALLOWED_SITE_PORT}/go?to={target}" for target in (f"{inside}/stats", targets[2])]
+    documents = await _document_count(pool)
+    try:
+        for target in targets:
+            job = await wait_job(client, (await client.submit_url(target))["id"])
+            assert (job["state"], job["error_code"]) == ("failed", "blocked"), (target, job)
+            assert job["attempts"] == 0, job  # refused outright, not retried
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+    assert asked == []
+    assert await _document_count(pool) == documents
 
 
 async def test_killed_worker_resumes_and_finishes_exactly_once(client: Ingestion, pool: Any) -> None:

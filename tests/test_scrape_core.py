@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestServer
 from core.config import Settings
 from core.scrape.extract import extract_page
 from core.scrape.fetch import FetchError, PageFetcher
-from core.scrape.guard import AddressGuard, Blocked, GuardedResolver
+from core.web.guard import AddressGuard, Blocked, GuardedResolver
 from core.scrape.politeness import HostPacer
 from core.scrape.sitemap import parse_sitemap
 from tests.corpus_texts import ARABIC, ENGLISH, FRENCH

@@ -1,13 +1,13 @@
-"""The SSRF guard of crawling: which URLs a crawl may reach, checked before a request and again at
-connect time.
+"""The SSRF guard: which URLs Ustadh may fetch from the web (ingestion by URL and crawls alike),
+checked before a request and again at connect time.
 
-This module owns the rule "a crawl only talks http(s) to public addresses". `AddressGuard.check`
+This module owns the rule "a fetch only talks http(s) to public addresses". `AddressGuard.check`
 refuses a URL whose scheme is not http/https, whose host does not resolve, or whose host resolves to
 ANY address that is loopback, private, link-local, multicast, reserved, unspecified, shared
 (100.64.0.0/10, carrier-grade NAT), not globally routable, or a cloud metadata address
 (169.254.169.254, fd00:ec2::254). IPv4-mapped and 6to4 IPv6 addresses are judged by the IPv4 address
-inside them. Entries of `allow` ("host" or "host:port", e.g. "127.0.0.1:8081") are exempt: tests
-and intranet sources.
+inside them. Entries of `allow` (SCRAPE_ALLOW: "host" or "host:port", e.g. "127.0.0.1:8081") are
+exempt: tests and intranet sources.
 
 A check before the request is not enough on its own: DNS may answer differently a moment later
 (DNS rebinding). `GuardedResolver` is an aiohttp resolver that applies the same rule to the
@@ -56,7 +56,7 @@ class BlockedAtConnect(Blocked, OSError):
 
 
 def forbidden(address: IPAddress) -> bool:
-    """True when a crawl must not connect to `address`."""
+    """True when a fetch must not connect to `address`."""
     if isinstance(address, ipaddress.IPv6Address):
         embedded = address.ipv4_mapped or address.sixtofour
         if embedded is not None and forbidden(embedded):
@@ -86,7 +86,7 @@ class AddressGuard:
         return bool({host, shown, f"{shown}:{port}"} & self._allow)
 
     async def check(self, url: str) -> None:
-        """Raise `Blocked` unless a crawl may fetch `url`."""
+        """Raise `Blocked` unless Ustadh may fetch `url`."""
         host, port = split_origin(url)
         if self.allows(host, port):
             return
