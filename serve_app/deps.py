@@ -57,6 +57,11 @@ def install(shared: Resources | None) -> None:
     _installed = shared
 
 
+def current() -> Resources | None:
+    """The replica's resources, None before the deployment has installed them."""
+    return _installed
+
+
 def installed() -> Resources:
     if _installed is None:
         raise HTTPException(503, "the API is starting")

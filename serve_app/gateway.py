@@ -20,6 +20,7 @@ from core.config import Settings, load_settings
 from core.logs import setup_logging
 from core.ledger.errors import LedgerError
 from serve_app import deps, ingestion_api, retrieval_client, scraping_api, tutor_api, wallet_api
+from serve_app.body_limit import JSON_MAX_BYTES, BodyLimit
 from serve_app.deps import Resources
 from serve_app.errors import ledger_error
 from serve_app.health import HealthReport, summary
@@ -27,14 +28,26 @@ from serve_app.loopback import keep_replica_grpc_on_loopback
 from serve_app.tutor import Tutor
 from serve_app.metrics import COMPONENT_UP, PROBE_LATENCY, gateway_metrics, ray_node_metrics
 from serve_app.request_context import RequestContext
+from serve_app.strict_json import strict
 
 keep_replica_grpc_on_loopback()
-api = FastAPI(title="Ustadh API", version="0.1.0")
+api = strict(FastAPI(title="Ustadh API", version="0.1.0"))
 api.include_router(wallet_api.router)
 api.include_router(ingestion_api.router)
 api.include_router(tutor_api.router)
 api.include_router(scraping_api.router)
 api.add_exception_handler(LedgerError, ledger_error)
+
+
+def _body_limit(path: str) -> int:
+    """Uploads may be INGEST_MAX_MB; every other route takes small JSON."""
+    shared = deps.current()
+    if path == ingestion_api.UPLOAD_PATH and shared is not None:
+        return shared.settings.ingest_max_bytes
+    return JSON_MAX_BYTES
+
+
+api.add_middleware(BodyLimit, limit_for=_body_limit)
 api.add_middleware(RequestContext)
 
 

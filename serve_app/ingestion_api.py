@@ -4,8 +4,9 @@
     GET  /ingestion/jobs/{id}
     GET  /ingestion/jobs?limit=
 
-A queued job answers 202 with the job; a file over INGEST_MAX_MB answers 413 with the job that
-records the refusal. Bad jobs (corrupt PDF, empty text, ...) end `failed` with `error_code` and
+A queued job answers 202 with the job. A file over INGEST_MAX_MB answers 413: at once, before the
+body is read, when the request declares its length (`serve_app.body_limit`), else with the job
+that records the refusal. Bad jobs (corrupt PDF, empty text, ...) end `failed` with `error_code` and
 `error`; poll the job until `state` is `indexed` or `failed`.
 """
 from __future__ import annotations
@@ -13,14 +14,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
+from fastapi import Depends, File, Form, HTTPException, Query, UploadFile
 from fastapi.responses import JSONResponse
 
 from actors.ingestion_client import IngestionUnavailable
 from core.db.api_tokens import Principal
+from serve_app import strict_json
 from serve_app.deps import Resources, admin, resources
 
-router = APIRouter(prefix="/ingestion", tags=["ingestion"])
+router = strict_json.router(prefix="/ingestion", tags=["ingestion"])
+UPLOAD_PATH = "/ingestion/jobs"  # its body limit is INGEST_MAX_MB (serve_app.gateway)
 
 
 @router.post("/jobs", status_code=202)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from ray import serve
@@ -27,13 +28,29 @@ from core.ledger.tiers import tier as tier_named
 from core.request_id import current_request_id
 from core.retrieval.query import QueryError
 from serve_app import deps
+from serve_app.body_limit import JSON_MAX_BYTES, BodyLimit
+from serve_app.strict_json import strict
 from serve_app.deps import Resources, principal, resources
 from serve_app.request_context import RequestContext
 from serve_app.retriever import RetrieverApp
 
 ROUTE_PREFIX = "/retrieve"
-api = FastAPI(title="Ustadh retrieval API", version="0.1.0")
+api = strict(FastAPI(title="Ustadh retrieval API", version="0.1.0"))
+api.add_middleware(BodyLimit, limit_for=lambda _: JSON_MAX_BYTES)
 api.add_middleware(RequestContext, count=False)
+
+
+def _published_openapi() -> dict[str, Any]:
+    """The OpenAPI document with the paths clients call (`/retrieve`): inside the application, Serve
+    has stripped the prefix, so FastAPI alone would publish the route as ""."""
+    if api.openapi_schema is None:
+        schema = get_openapi(title=api.title, version=api.version, routes=api.routes)
+        schema["paths"] = {ROUTE_PREFIX + path: item for path, item in schema["paths"].items()}
+        api.openapi_schema = schema
+    return api.openapi_schema
+
+
+api.openapi = _published_openapi  # type: ignore[method-assign]
 
 
 class RetrieveRequest(BaseModel):

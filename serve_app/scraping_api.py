@@ -11,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import Depends, HTTPException
 from fastapi.responses import JSONResponse
 
 from actors.crawler import CrawlerUnavailable, Crawls
 from core.db.api_tokens import Principal
 from core.scrape.sources import CrawlRunning, SourceError, UnknownSource
+from serve_app import strict_json
 from serve_app.deps import admin
 
-router = APIRouter(prefix="/admin/scraping", tags=["scraping"])
+router = strict_json.router(prefix="/admin/scraping", tags=["scraping"])
 crawls = Crawls()
 T = TypeVar("T")
 

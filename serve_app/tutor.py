@@ -5,17 +5,23 @@ Both are billed the same way: validate → admission (rate limits, daily quota; 
 deployment's handle) → the LLM (streamed) or, offline or with the LLM's breaker open, the extractive
 answer / cloze quiz → settle what was used (the rest returns); any failure voids the reservation.
 Wallet request ids derive from the caller's key (a Telegram message, an HTTP request id), so a
-redelivered request is charged once.
+redelivered request is charged once. The reservation's purpose carries a digest of the question
+(or quiz topic), so the same key with another question is refused (`idempotency_conflict`) and
+charges nothing; a replay of a request already answered is answered again with `"replayed": true`
+and what the first one was charged, and charged nothing more; a replay of one that failed says so.
+Admission counts live in Redis: when Redis does not answer, the request is refused `unavailable`
+before anything is reserved.
 
 `ask` streams events to the bot and to `POST /chat/ask`:
   {"type": "delta", "text"}                    a piece of the LLM's answer
   {"type": "reset"}                            drop the pieces so far (the LLM failed mid-answer)
-  {"type": "done", "text", "sources", "mode", "language", "charged"}
-  {"type": "refused", "reason", "detail", "retry_after_s"?}
+  {"type": "done", "text", "sources", "mode", "language", "charged", "replayed"}
+  {"type": "refused", "reason", "detail", "retry_after_s"?, "replayed"?}
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import random
 import time
@@ -23,6 +29,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from loguru import logger
 from psycopg_pool import AsyncConnectionPool
 from ray import serve
@@ -34,9 +41,9 @@ from core.answer.prompt import NOT_IN_MATERIAL, grounded_messages
 from core.answer.sources import cited_numbers, number_sources
 from core.config import Settings
 from core.db.pool import open_pool
-from core.ledger.errors import InsufficientFunds, LedgerError
+from core.ledger.errors import IdempotencyConflict, InsufficientFunds, LedgerError
 from core.ledger.grants import grant_request_id, monthly_grant
-from core.ledger.model import Reservation
+from core.ledger.model import Reservation, Status
 from core.ledger.tiers import EXTRACTIVE, Tier, cost, reservation_amount
 from core.ledger.tiers import tier as tier_named
 from core.llm.chat import ChatModel, LLMUnavailable, Usage
@@ -61,13 +68,15 @@ _QUIZ_TOKENS_PER_QUESTION = 200
 class Refused(Exception):
     """The request is turned down with a reason the caller translates for the learner."""
 
-    def __init__(self, reason: str, detail: str = "", retry_after_s: int | None = None) -> None:
+    def __init__(self, reason: str, detail: str = "", retry_after_s: int | None = None, *,
+                 replayed: bool = False) -> None:
         super().__init__(reason)
-        self.reason, self.detail, self.retry_after_s = reason, detail, retry_after_s
+        self.reason, self.detail, self.retry_after_s, self.replayed = reason, detail, retry_after_s, replayed
 
     def event(self) -> dict[str, Any]:
         return {"type": "refused", "reason": self.reason, "detail": self.detail,
-                **({"retry_after_s": self.retry_after_s} if self.retry_after_s is not None else {})}
+                **({"retry_after_s": self.retry_after_s} if self.retry_after_s is not None else {}),
+                **({"replayed": True} if self.replayed else {})}
 
 
 class TutorApp:
@@ -135,18 +144,54 @@ class TutorApp:
         return tier_named(row["tier"]), row["language"]
 
     async def admit(self, user_id: int, tier: Tier) -> None:
-        refusal = await self.admission.admit(user_id, tier)
+        try:
+            refusal = await self.admission.admit(user_id, tier)
+        except RedisError as exc:  # limits cannot be counted: refuse before anything is held
+            logger.warning("admission store did not answer", error=repr(exc))
+            raise Refused("unavailable", "the rate-limit store did not answer") from None
         if refusal is not None:
             raise Refused(refusal.reason, retry_after_s=refusal.retry_after_s)
 
+    async def refund(self, user_id: int) -> None:
+        """Give back the quota of a request that came to nothing; a lost refund is only logged."""
+        try:
+            await self.admission.refund(user_id)
+        except RedisError as exc:
+            logger.warning("could not give back a daily quota unit", error=repr(exc))
+
+    async def history(self, user_id: int) -> list[tuple[str, str]]:
+        """The learner's recent turns; none when Redis does not answer (the question still is)."""
+        try:
+            return await self.memory.recent(user_id)
+        except RedisError as exc:
+            logger.warning("conversation memory did not answer; answering without it", error=repr(exc))
+            return []
+
     async def reserve(self, user_id: int, tier: Tier, amount: int, key: str, purpose: str) -> Reservation:
-        """Hold `amount` after this month's tier grant is in place; Refused when credit is short."""
+        """Hold `amount` after this month's tier grant is in place; Refused when credit is short or
+        the key was used for another request. `purpose` names what the request asks (its digest)."""
         await self._grant(user_id, tier)
         try:
             return await self.wallet.reserve(user_id, amount, f"{key}:reserve", purpose=purpose)
         except InsufficientFunds as exc:
-            await self.admission.refund(user_id)
+            await self.refund(user_id)
             raise Refused("insufficient_credit", str(exc)) from None
+        except IdempotencyConflict:
+            await self.refund(user_id)
+            raise Refused("idempotency_conflict", "this key was already used for another request") from None
+
+    async def replayed(self, reservation: Reservation) -> Reservation | None:
+        """For a reservation an earlier request with the same key made: how it ended (posted: answered
+        and charged; Refused for one that ended without an answer), or None while still pending."""
+        if not reservation.replayed:
+            return None
+        current = await self.wallet.reservation(reservation.id)
+        if current.status is Status.PENDING:
+            return None  # our own retried reserve, or a twin still running: carry on, settle is keyed too
+        if current.status is not Status.POSTED:
+            raise Refused("unavailable", "this request failed earlier; send it again with a new key",
+                          replayed=True)
+        return current
 
     async def close(self, reservation: Reservation, actual: int, key: str) -> int:
         """Settle `actual` (at most what was held) or void when nothing was used; what was charged."""
@@ -163,7 +208,7 @@ class TutorApp:
     async def abandon(self, reservation: Reservation, key: str, user_id: int) -> None:
         """Nothing came of the request: its credit and its daily quota go back."""
         await self.void(reservation, key)
-        await self.admission.refund(user_id)
+        await self.refund(user_id)
 
     async def void(self, reservation: Reservation, key: str) -> None:
         try:
@@ -217,27 +262,41 @@ class _Answer:
             budget = self.app.settings.ANSWER_CONTEXT_TOKENS
             reservation = await self.app.reserve(
                 self.user_id, tier, reservation_amount(self.app.model_for_billing(), budget, tier.name),
-                self.key, "answer")
+                self.key, f"answer:{digest(query.text)}")
+            earlier = await self._earlier(reservation)
         except Refused as refusal:
             await self._record("refused", reason=refusal.reason)
             yield refusal.event()
             return
-        async for event in self._answer(query.text, tier, reservation):
+        async for event in self._answer(query.text, tier, reservation, earlier):
             yield event
 
-    async def _answer(self, text: str, tier: Tier, reservation: Reservation) -> AsyncIterator[dict[str, Any]]:
+    async def _earlier(self, reservation: Reservation) -> Reservation | None:
+        """The posted reservation of an earlier request with this key (its answer is given again,
+        free); Refused, with the quota given back, for one that failed."""
+        try:
+            return await self.app.replayed(reservation)
+        except (Refused, LedgerError) as exc:
+            await self.app.refund(self.user_id)
+            raise exc if isinstance(exc, Refused) else Refused("unavailable") from None
+
+    async def _answer(self, text: str, tier: Tier, reservation: Reservation,
+                      earlier: Reservation | None) -> AsyncIterator[dict[str, Any]]:
         settled = False
         try:
             hits = await self.app.search(text, tier.retrieval_k, tier, self.request_id)
-            history = await self.app.memory.recent(self.user_id)
+            history = await self.app.history(self.user_id)
             made = _Made()
             async for event in self._compose(text, hits, history, tier, made):
                 yield event
+            if earlier is not None:  # answered and charged before: say so, charge nothing more
+                settled = True
+                yield self._done(made, earlier.settled_amount or 0, replayed=True)
+                return
             charged = await self.app.close(reservation, made.cost, self.key)
             settled = True
             await self._remember(text, made, charged)
-            yield {"type": "done", "text": made.text, "sources": made.sources, "mode": made.mode,
-                   "language": self.language, "charged": charged}
+            yield self._done(made, charged, replayed=False)
         except Exception:  # noqa: BLE001 - the learner hears "try again"; the reservation is voided below
             logger.exception("answer failed")
             yield Refused("unavailable").event()
@@ -245,6 +304,10 @@ class _Answer:
             if not settled:
                 await self.app.abandon(reservation, self.key, self.user_id)
                 await self._record("failed", reason="error")
+
+    def _done(self, made: _Made, charged: int, *, replayed: bool) -> dict[str, Any]:
+        return {"type": "done", "text": made.text, "sources": made.sources, "mode": made.mode,
+                "language": self.language, "charged": charged, "replayed": replayed}
 
     async def _remember(self, text: str, made: _Made, charged: int) -> None:
         """Memory and the record of an answer already paid for: their failure must not hide the answer."""
@@ -325,16 +388,23 @@ class _Quiz:
             pool = await self.app.pool()
             made = await quiz_store.existing(pool, self.user_id, self.key)
             if made is not None:
-                return {"type": "quiz", "questions": made, "charged": 0, "language": query.language}
+                return self._again(*made, query)
             tier, _ = await self.app.learner(self.user_id)
             await self.app.admit(self.user_id, tier)
             tokens = self.app.settings.ANSWER_CONTEXT_TOKENS
             amount = cost(self.app.model_for_billing(), tokens, self.count * _QUIZ_TOKENS_PER_QUESTION)
-            reservation = await self.app.reserve(self.user_id, tier, amount, self.key, "quiz")
+            reservation = await self.app.reserve(self.user_id, tier, amount, self.key,
+                                                 f"quiz:{digest(query.text, str(self.count))}")
         except Refused as refusal:
             await self._record("refused", None, reason=refusal.reason)
             return refusal.event()
         return await self._make(query.text, query.language, tier, reservation)
+
+    def _again(self, topic: str, questions: list[dict[str, Any]], query: Any) -> dict[str, Any]:
+        """A replay: the quiz this key already made, at no charge; another topic under it is refused."""
+        if topic != query.text:
+            raise Refused("idempotency_conflict", "this key was already used for a quiz on another topic")
+        return {"type": "quiz", "questions": questions, "charged": 0, "language": query.language, "replayed": True}
 
     def _validate(self) -> Any:
         if type(self.count) is not int or not 1 <= self.count <= self.app.settings.QUIZ_MAX_QUESTIONS:
@@ -360,7 +430,7 @@ class _Quiz:
             mode = "llm" if model != EXTRACTIVE else "extractive"
             await self._record("answered", mode, usage=usage, cost=charged)
             self.app.note("quiz", mode)
-            return {"type": "quiz", "questions": stored, "charged": charged, "language": language}
+            return {"type": "quiz", "questions": stored, "charged": charged, "language": language, "replayed": False}
         except Exception:  # noqa: BLE001 - the learner hears "try again"; the reservation is voided below
             logger.exception("quiz failed")
             return Refused("unavailable").event()
@@ -392,6 +462,12 @@ class _Quiz:
                       usage: Usage | None = None, cost: int = 0) -> None:
         await self.app.record("quiz", self.user_id, self.request_id, self.started, status, mode=mode, reason=reason,
                               usage=usage, cost=cost)
+
+
+def digest(*parts: str) -> str:
+    """A short fingerprint of what a request asks, kept in its reservation's purpose: the same
+    idempotency key with other content then conflicts instead of replaying."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
 def _parse(text: str) -> Any:

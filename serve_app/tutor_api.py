@@ -5,7 +5,9 @@ the Tutor's events as Server-Sent Events (`event: delta|reset|done|refused`, JSO
 before any answer (bad question, limits, credit) is still a 200 stream whose one event says why,
 so clients read one format. `/quizzes/generate` answers the questions with their correct options
 (for the client to present), or a 4xx naming the refusal. `Idempotency-Key` (else X-Request-ID)
-keys the billing: a retried request is charged once.
+keys the billing: a retried request is charged once and
+answered with `"replayed": true`; the same key with another question is refused
+`idempotency_conflict` (a 409 for quizzes).
 """
 from __future__ import annotations
 
@@ -13,17 +15,19 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException
+from fastapi import Depends, Header, HTTPException
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from core.db.api_tokens import Principal
 from core.request_id import current_request_id
+from serve_app import strict_json
 from serve_app.deps import Resources, principal, resources
 
-router = APIRouter(tags=["tutor"])
+router = strict_json.router(tags=["tutor"])
 _STATUS = {"bad_query": 422, "bad_count": 422, "rate_limited": 429, "busy": 429, "quota": 429,
-           "insufficient_credit": 402, "no_material": 404, "unknown_user": 403, "unavailable": 503}
+           "insufficient_credit": 402, "no_material": 404, "unknown_user": 403, "unavailable": 503,
+           "idempotency_conflict": 409}
 
 
 class AskRequest(BaseModel):

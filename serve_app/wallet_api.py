@@ -1,24 +1,30 @@
 """HTTP surface of the wallet: a caller's balance and reservations, and admin top-ups.
 
 Amounts are integer micro-credits in and out. A top-up is idempotent by its `request_id` (the
-body field, else the `Idempotency-Key` header): retrying the same request never credits twice.
+body field, else the `Idempotency-Key` header): retrying the same request never credits twice, and
+its answer says `"replayed": true`; the same key with another amount or user is a 409.
 """
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
-from pydantic import BaseModel, Field
+from fastapi import Depends, Header, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.db.api_tokens import Principal
 from core.ledger.model import Status
+from serve_app import strict_json
 from serve_app.deps import Resources, admin, principal, resources
 
-router = APIRouter(prefix="/wallet", tags=["wallet"])
+router = strict_json.router(prefix="/wallet", tags=["wallet"])
 MAX_MICRO = 2**63 - 1
 
 
 class TopUpRequest(BaseModel):
+    """Strict: an amount or id must be a JSON integer, never "100", true or 100.0."""
+
+    model_config = ConfigDict(strict=True)
+
     user_id: int = Field(gt=0, lt=2**63, description="Ustadh user id")
     amount: int = Field(gt=0, le=MAX_MICRO, description="micro-credits (1 credit = 1,000,000)")
     request_id: str | None = Field(None, min_length=1, max_length=200)
@@ -55,4 +61,4 @@ async def top_up(body: TopUpRequest, caller: Annotated[Principal, Depends(admin)
         raise HTTPException(422, "give request_id in the body or an Idempotency-Key header")
     after = await res.wallet.top_up(body.user_id, body.amount, f"http-topup:{request_id}",
                                     memo=body.memo or f"by user {caller.user_id}")
-    return after.to_json()
+    return {**after.to_json(), "replayed": after.replayed}

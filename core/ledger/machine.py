@@ -95,7 +95,7 @@ def apply(batch: Batch, command: Mutation) -> Outcome:
         if (known.operation, known.fingerprint) != (command.operation, command.fingerprint):
             return IdempotencyConflict(f"request id {command.request_id!r} was already used for a different "
                                        f"{known.operation}", operation=known.operation)
-        return decode(known.result)
+        return replayed(decode(known.result))
     try:
         outcome: Outcome = _HANDLERS[type(command)](batch, command)
     except LedgerError as error:
@@ -123,6 +123,13 @@ def decode(result: dict[str, Any]) -> Outcome:
     if "reservation" in result:
         return Reservation.from_json(result["reservation"])
     return Balance.from_json(result["balance"])
+
+
+def replayed(outcome: Outcome) -> Outcome:
+    """A stored outcome answered again, marked as such (errors are answered as they were)."""
+    if isinstance(outcome, Balance | Reservation):
+        return dataclasses.replace(outcome, replayed=True)
+    return outcome
 
 
 def _credit(batch: Batch, command: TopUp | Grant) -> Balance:

@@ -1,7 +1,12 @@
-"""The wallet's values as callers see them: Balance, Reservation, Movement (JSON round-trippable)."""
+"""The wallet's values as callers see them: Balance, Reservation, Movement (JSON round-trippable).
+
+A Balance or Reservation answered for a request id the ledger had already seen carries
+`replayed=True`: it is the stored outcome of the first request, not a second operation. The flag
+is not part of the value (equality and JSON ignore it); surfaces show it to their callers.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -23,6 +28,7 @@ class Balance:
     credits: int
     debits: int
     pending: int
+    replayed: bool = field(default=False, compare=False)
 
     @property
     def posted(self) -> int:
@@ -55,6 +61,7 @@ class Reservation:
     created_at: datetime
     expires_at: datetime
     resolved_at: datetime | None
+    replayed: bool = field(default=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": str(self.id), "user_id": self.user_id, "amount": self.amount,

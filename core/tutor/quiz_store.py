@@ -18,15 +18,17 @@ from core.quiz.model import QuizQuestion
 _COLUMNS = "id::text AS id, question, options, correct_option, explanation, chunk_id, source, review_of::text AS review_of"
 
 
-async def existing(pool: AsyncConnectionPool, user_id: int, request_id: str) -> list[dict[str, Any]] | None:
+async def existing(pool: AsyncConnectionPool, user_id: int, request_id: str
+                   ) -> tuple[str, list[dict[str, Any]]] | None:
+    """The topic and questions of the quiz already made for this request id, if any."""
     async with pool.connection() as conn:
-        quiz = await (await conn.execute("SELECT id FROM quizzes WHERE user_id = %s AND request_id = %s",
+        quiz = await (await conn.execute("SELECT id, topic FROM quizzes WHERE user_id = %s AND request_id = %s",
                                          (user_id, request_id))).fetchone()
         if quiz is None:
             return None
         rows = await (await conn.execute(f"SELECT {_COLUMNS} FROM quiz_questions WHERE quiz_id = %s ORDER BY ordinal",
                                          (quiz["id"],))).fetchall()
-    return [_question(r) for r in rows]
+    return quiz["topic"], [_question(r) for r in rows]
 
 
 async def due_reviews(pool: AsyncConnectionPool, user_id: int, limit: int) -> list[dict[str, Any]]:
