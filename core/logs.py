@@ -2,10 +2,12 @@
 
 Each process (supervisor, actor, Serve replica, bot) calls `setup_logging` once with its component
 name. Every line carries `component`, `pid` and `request_id` ("-" outside a request). The file sink
-under DATA_DIR/logs is line-buffered so that lines from several processes never interleave.
+under DATA_DIR/logs is line-buffered so that lines from several processes never interleave, and is
+the owner's alone (directory 0700, file 0600): log lines name users and requests.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -52,6 +54,10 @@ def _console_format(_: dict[str, Any]) -> str:
     return _CONSOLE + "\n{exception}"
 
 
+def _owner_only(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
 def setup_logging(settings: Settings, component: str) -> None:
     """Configure loguru for this process; safe to call again (it replaces the sinks)."""
     logger.remove()
@@ -59,7 +65,10 @@ def setup_logging(settings: Settings, component: str) -> None:
     level = settings.LOG_LEVEL.value
     console_format = _json_format if settings.LOG_JSON else _console_format
     logger.add(sys.stderr, level=level, format=console_format, colorize=not settings.LOG_JSON and sys.stderr.isatty())
-    settings.log_file.parent.mkdir(parents=True, exist_ok=True)
+    settings.log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     logger.add(str(settings.log_file), level=level, format=_json_format, buffering=1,
-               encoding="utf-8")
+               encoding="utf-8", opener=_owner_only)
+    with contextlib.suppress(PermissionError):  # made by another user: theirs to protect
+        settings.log_file.parent.chmod(0o700)
+        settings.log_file.chmod(0o600)  # also a file an older version left readable
     logger.debug("logging ready", pid=os.getpid())

@@ -3,7 +3,8 @@
 `ustadh up` holds an exclusive flock on DATA_DIR/run/ustadh.lock for its whole life; the kernel
 drops it when the process dies, even by SIGKILL, so a stale lock cannot block the next start. The
 supervisor records the Ray processes it started (pid + start time); the next start stops any of
-them still alive, since a few of Ray's agents outlive a SIGKILLed driver.
+them still alive, since a few of Ray's agents outlive a SIGKILLed driver. `make_private` keeps
+DATA_DIR's logs and run files to their owner.
 """
 from __future__ import annotations
 
@@ -17,6 +18,22 @@ from typing import IO
 
 import psutil
 from loguru import logger
+
+
+def make_private(data_dir: Path) -> None:
+    """DATA_DIR and its logs/run directories 0700, the plain files in them 0600 (an older version
+    left them 0644). Other users may still traverse DATA_DIR where a server running as another
+    user needs to (embedded PostgreSQL adds that bit itself)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    for sub in ("logs", "run"):
+        folder = data_dir / sub
+        if not folder.is_dir():
+            continue
+        folder.chmod(0o700)
+        for entry in folder.iterdir():
+            if entry.is_file() and not entry.is_symlink():
+                entry.chmod(0o600)
 
 
 class DataDirBusy(RuntimeError):

@@ -7,9 +7,15 @@ a daemon per client object. Here each server is a direct child process of the su
 on a Unix socket under DATA_DIR/run, started with a parent-death signal so that even a `kill -9` of
 `ustadh up` takes it down; a server left over anyway (pid file alive) is stopped at the next start.
 
-As root, PostgreSQL refuses to run, so it runs as a system user `ustadh_pg` that owns only the
-data directory; the directories above DATA_DIR and the binaries get the traverse bit (o+x) and
-nothing more. Keep DATA_DIR out of private trees such as /root for that reason (default: ./.data).
+As root, PostgreSQL refuses to run, so it runs as a system user `ustadh_pg` (its own uid, gid and
+no supplementary groups: running with root's group, a 0700 parent directory's group bits would
+lock it out) that owns only the data directory; the directories above DATA_DIR and the binaries
+get the traverse bit (o+x) and nothing more.
+
+Only the user running Ustadh reaches the servers: each Unix socket sits in a 0700 directory owned
+by its server's user, the PostgreSQL socket itself is 0700 (`unix_socket_permissions`) and Redis's
+too (`unixsocketperm`). With trust authentication inside, the directory is what keeps other local
+users out (root passes it; so does the non-root user running Ustadh, who owns it).
 """
 from __future__ import annotations
 
@@ -40,11 +46,19 @@ def _die_with_parent(sig: int) -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
 
 
+def _identity(user: str | None) -> dict[str, object]:
+    """subprocess arguments that run as `user` with its own group and no supplementary groups."""
+    if user is None:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
 def _spawn(cmd: list[str], log: Path, *, user: str | None, die_signal: int) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                user=user, start_new_session=True,
-                                preexec_fn=lambda: _die_with_parent(die_signal))
+                                start_new_session=True, preexec_fn=lambda: _die_with_parent(die_signal),
+                                **_identity(user))  # type: ignore[call-overload]
 
 
 def _stop_pid(pid: int, sig: int, what: str, timeout: float = 15.0) -> None:
@@ -122,7 +136,7 @@ class EmbeddedPostgres:
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb(user)
         cmd = [str(self.bin / "postgres"), "-D", str(self.pgdata), "-h", "", "-k", str(self.socket_dir),
-               "-c", "max_connections=300", "-c", "shared_buffers=128MB"]
+               "-c", "unix_socket_permissions=0700", "-c", "max_connections=300", "-c", "shared_buffers=128MB"]
         self.proc = _spawn(cmd, self.log, user=user, die_signal=signal.SIGINT)
         self._wait_ready(timeout)
         self._create_database()
@@ -142,9 +156,10 @@ class EmbeddedPostgres:
 
     def _prepare(self, user: str | None) -> None:
         _make_dir(self.pgdata, user)
-        _make_dir(self.socket_dir, user, 0o755)
+        _make_dir(self.socket_dir, user, 0o700)
         if user is not None:
             _grant_traverse(self.pgdata)
+            _grant_traverse(self.socket_dir)
             _grant_traverse(self.bin / "postgres")
             for sub in (self.bin, self.bin.parent / "lib", self.bin.parent / "share"):
                 subprocess.run(["chmod", "-R", "o+rX", str(sub)], check=True)
@@ -155,7 +170,7 @@ class EmbeddedPostgres:
         logger.info("initialising embedded PostgreSQL", pgdata=str(self.pgdata))
         result = subprocess.run([str(self.bin / "initdb"), "-D", str(self.pgdata), "-U", "postgres",
                                  "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
-                                user=user, capture_output=True, text=True)
+                                capture_output=True, text=True, **_identity(user))  # type: ignore[call-overload]
         if result.returncode != 0:
             raise EmbeddedError(f"initdb failed: {result.stderr.strip()[-500:]}")
 
@@ -210,7 +225,7 @@ class EmbeddedRedis:
 
     def start(self, timeout: float = 15.0) -> str:
         for path in (self.dir, self.socket.parent, self.log.parent):
-            path.mkdir(parents=True, exist_ok=True)
+            _make_dir(path, None)
         self._stop_leftover()
         self.socket.unlink(missing_ok=True)
         cmd = [str(self.binary), "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",

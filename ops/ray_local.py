@@ -15,6 +15,7 @@ these variables when they start, so they are set before `ray.init` starts the cl
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -62,7 +63,24 @@ def serve_ingress_environment(settings: Settings) -> dict[str, str]:
         "RAY_SERVE_HAPROXY_METRICS_PORT": str(settings.HAPROXY_METRICS_PORT),
         "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT": str(settings.SERVE_FALLBACK_PORT),
         "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": _INGRESS_DRAIN_S,
+        "RAY_SERVE_HAPROXY_SOCKET_PATH": str(haproxy_dir(settings) / "admin.sock"),
+        "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": str(haproxy_dir(settings) / "metrics.sock"),
     }
+
+
+# Ray puts HAProxy's sockets in <dir>/<56-character node id>/: the dir must leave room in a Unix
+# socket path's 107 bytes.
+_HAPROXY_DIR_MAX = 36
+
+
+def haproxy_dir(settings: Settings) -> Path:
+    """This DATA_DIR's own directory for HAProxy's admin and metrics sockets, config and logs (Ray's
+    default, /tmp/haproxy-serve, is shared by every system on the host and world-readable); removed
+    when `ustadh up` stops."""
+    preferred = settings.run_dir / "haproxy"
+    if len(str(preferred)) <= _HAPROXY_DIR_MAX:
+        return preferred
+    return Path("/tmp") / f"ustadh-haproxy-{hashlib.sha1(str(settings.run_dir).encode()).hexdigest()[:10]}"
 
 
 def _real_haproxy() -> str | None:

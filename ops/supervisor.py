@@ -2,10 +2,16 @@
 
 Order: lock DATA_DIR, stop leftovers of a killed run, embedded PostgreSQL/Redis (when not
 configured), migrations, Ray (loopback), system actors, the Telegram bot (when a token is set),
-the Serve gateway. Shutdown runs the same list backwards.
+the Serve gateway. Shutdown runs the same list backwards, and removes HAProxy's socket directory.
+
+Everything the system writes is its user's alone: the supervisor runs with umask 077, which every
+process it starts (Ray, HAProxy, the embedded servers) inherits, and makes what an older version
+left under DATA_DIR/logs and DATA_DIR/run owner-only (`ops.datadir.make_private`).
 """
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import threading
 from contextlib import ExitStack
@@ -15,9 +21,9 @@ from loguru import logger
 
 from core.config import Settings
 from core.db.migrate import migrate
-from ops.datadir import DataDirLock, ProcessRecord
+from ops.datadir import DataDirLock, ProcessRecord, make_private
 from ops.embedded import remove_socket_dirs
-from ops.ray_local import prepare_environment, ray_address_file, start_ray
+from ops.ray_local import haproxy_dir, prepare_environment, ray_address_file, start_ray
 from ops.services import EmbeddedServers
 
 
@@ -30,6 +36,8 @@ class Supervisor:
     def run(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self.stop_requested.set())
+        os.umask(0o077)
+        make_private(self.settings.DATA_DIR)
         with ExitStack() as stack:
             lock = DataDirLock(self.settings.run_dir)
             lock.acquire()
@@ -83,6 +91,7 @@ class Supervisor:
 
         ray.shutdown()
         self.ray_record.stop_leftovers(timeout=10)
+        shutil.rmtree(haproxy_dir(self.settings), ignore_errors=True)  # its admin socket would outlive us
 
     def _announce(self, settings: Settings) -> None:
         base = f"http://{settings.HTTP_HOST}:{settings.HTTP_PORT}"

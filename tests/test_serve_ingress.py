@@ -1,5 +1,6 @@
 """Serve's HTTP ingress on one machine: Ray's HAProxy, run through ops/haproxy_loopback.sh so that
-every listener it opens stays on loopback, or Ray's Python proxy when asked for."""
+every listener it opens stays on loopback and its admin socket is the owner's alone (tested as the
+OS user `nobody`), or Ray's Python proxy when asked for."""
 from __future__ import annotations
 
 import os
@@ -7,10 +8,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from core.config import Settings, load_settings
-from ops.ray_local import HAPROXY_LOOPBACK, serve_ingress_environment
+from ops.ray_local import HAPROXY_LOOPBACK, haproxy_dir, serve_ingress_environment
 from tests.conftest import free_port
 
 # The listeners of the config Ray Serve 2.60 writes (haproxy_templates.py), the API's first.
@@ -91,3 +93,51 @@ def test_the_environment_names_the_settings_ports_and_an_executable_wrapper(sett
 
 def test_proxy_mode_leaves_ray_serves_python_proxy(tmp_path: Path) -> None:
     assert serve_ingress_environment(load_settings(_env_file=None, DATA_DIR=tmp_path, SERVE_INGRESS="proxy")) == {}
+
+
+OTHER_PYTHON = "/usr/bin/python3"  # the system's: another user cannot run this venv's (it links into /root)
+
+
+def as_nobody(code: str) -> subprocess.CompletedProcess[str]:
+    """Run `code` (standard library only) as the unprivileged user `nobody`."""
+    return subprocess.run(["runuser", "-u", "nobody", "--", OTHER_PYTHON, "-c", code],
+                          capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.access(OTHER_PYTHON, os.X_OK),
+                    reason="needs root and a system Python to act as another OS user")
+def test_haproxy_keeps_its_admin_socket_owner_only_and_opens_no_udp_socket(tmp_path: Path,
+                                                                          settings: Settings) -> None:
+    sockets = tmp_path / "haproxy"
+    sockets.mkdir(mode=0o711)  # traversable: the socket's own mode is what is tested
+    config = tmp_path / "haproxy.cfg"
+    ray_global = (f"global\n    log 127.0.0.1:514 local0 info\n"
+                  f"    stats socket {sockets}/admin.sock mode 666 level admin expose-fd listeners\n")
+    config.write_text(ray_global + RAY_LISTENERS.format(api="127.0.0.1", api_port=free_port(),
+                                                        metrics_port=free_port(), stats_port=free_port())
+                      .removeprefix("global\n"))
+    environment = {**os.environ, **serve_ingress_environment(settings)}
+    proc = subprocess.Popen([str(HAPROXY_LOOPBACK), "-db", "-f", str(config)], env=environment,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    admin = sockets / "admin.sock"
+    try:
+        for _ in range(100):
+            if admin.exists() and Path(f"/proc/{proc.pid}/exe").resolve().name == "haproxy":
+                break
+            time.sleep(0.1)
+        assert oct(admin.stat().st_mode & 0o777) == oct(0o600)
+        udp = [c.laddr for c in psutil.Process(proc.pid).net_connections(kind="udp")]
+        assert udp == [], udp
+        refused = as_nobody(f"import socket; s = socket.socket(socket.AF_UNIX); s.connect({str(admin)!r}); "
+                            "s.sendall(b'show info\\n'); print(s.recv(100))")
+        assert refused.returncode != 0 and "PermissionError" in refused.stderr, refused.stdout + refused.stderr
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_haproxy_sockets_live_in_this_data_dirs_run_directory(settings: Settings) -> None:
+    environment = serve_ingress_environment(settings)
+    for name in ("RAY_SERVE_HAPROXY_SOCKET_PATH", "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH"):
+        assert Path(environment[name]).parent == haproxy_dir(settings), environment[name]
+    assert len(str(haproxy_dir(settings))) + 1 + 56 + len("/metrics.sock") < 107  # Ray adds the node id
