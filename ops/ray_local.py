@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +64,26 @@ def serve_ingress_environment(settings: Settings) -> dict[str, str]:
         "RAY_SERVE_HAPROXY_METRICS_PORT": str(settings.HAPROXY_METRICS_PORT),
         "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT": str(settings.SERVE_FALLBACK_PORT),
         "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": _INGRESS_DRAIN_S,
-        "RAY_SERVE_HAPROXY_SOCKET_PATH": str(haproxy_dir(settings) / "admin.sock"),
-        "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": str(haproxy_dir(settings) / "metrics.sock"),
+        **_haproxy_paths(haproxy_dir(settings)),
     }
 
 
-# Ray puts HAProxy's sockets in <dir>/<56-character node id>/: the dir must leave room in a Unix
-# socket path's 107 bytes.
-_HAPROXY_DIR_MAX = 36
+def _haproxy_paths(folder: Path) -> dict[str, str]:
+    """Every file Ray's HAProxy manager writes (sockets, config, server state), all in one private
+    folder instead of Ray's defaults in /tmp/haproxy-serve, which the first user on a host owns."""
+    return {
+        "RAY_SERVE_HAPROXY_SOCKET_PATH": str(folder / "admin.sock"),
+        "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": str(folder / "metrics.sock"),
+        "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(folder / "haproxy.cfg"),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(folder),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(folder / "server-state"),
+    }
+
+
+# Ray puts HAProxy's sockets in <dir>/<56-character node id>/, and HAProxy refuses a socket path
+# over 97 bytes: the dir must leave room for "/<node id>/metrics.sock".
+HAPROXY_SOCKET_PATH_MAX = 97
+_HAPROXY_DIR_MAX = HAPROXY_SOCKET_PATH_MAX - len("/") - 56 - len("/metrics.sock")
 
 
 def haproxy_dir(settings: Settings) -> Path:
@@ -80,7 +93,17 @@ def haproxy_dir(settings: Settings) -> Path:
     preferred = settings.run_dir / "haproxy"
     if len(str(preferred)) <= _HAPROXY_DIR_MAX:
         return preferred
-    return Path("/tmp") / f"ustadh-haproxy-{hashlib.sha1(str(settings.run_dir).encode()).hexdigest()[:10]}"
+    return Path("/tmp") / f"ustadh-hap-{hashlib.sha1(str(settings.run_dir).encode()).hexdigest()[:8]}"
+
+
+def claim_private_dir(folder: Path) -> None:
+    """Creates `folder` 0700, or accepts an existing one only if it is a real directory of this user:
+    the /tmp fallback of `haproxy_dir` has a predictable name another user could create first."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise PermissionError(f"{folder} is not a directory of this user; remove it and start again")
+    folder.chmod(0o700)
 
 
 def _real_haproxy() -> str | None:
@@ -102,7 +125,10 @@ def start_ray(settings: Settings, *, dashboard: bool = True) -> dict[str, Any]:
 
     if settings.RAY_ADDRESS is not None:
         return ray.init(address=settings.RAY_ADDRESS, namespace="ustadh", configure_logging=False).address_info
-    os.environ.update(serve_ingress_environment(settings))
+    ingress = serve_ingress_environment(settings)
+    if ingress:
+        claim_private_dir(haproxy_dir(settings))
+    os.environ.update(ingress)
     context = ray.init(
         num_cpus=settings.RAY_NUM_CPUS or os.cpu_count() or 2,
         object_store_memory=settings.RAY_OBJECT_STORE_MB * 1024 * 1024,

@@ -4,6 +4,7 @@ OS user `nobody`), or Ray's Python proxy when asked for."""
 from __future__ import annotations
 
 import os
+import pwd
 import subprocess
 import time
 from pathlib import Path
@@ -12,7 +13,8 @@ import psutil
 import pytest
 
 from core.config import Settings, load_settings
-from ops.ray_local import HAPROXY_LOOPBACK, haproxy_dir, serve_ingress_environment
+from ops.ray_local import (HAPROXY_LOOPBACK, HAPROXY_SOCKET_PATH_MAX, claim_private_dir, haproxy_dir,
+                           serve_ingress_environment)
 from tests.conftest import free_port
 
 # The listeners of the config Ray Serve 2.60 writes (haproxy_templates.py), the API's first.
@@ -136,8 +138,27 @@ def test_haproxy_keeps_its_admin_socket_owner_only_and_opens_no_udp_socket(tmp_p
         proc.wait(10)
 
 
-def test_haproxy_sockets_live_in_this_data_dirs_run_directory(settings: Settings) -> None:
+def test_haproxy_files_live_in_this_data_dirs_own_directory(settings: Settings) -> None:
     environment = serve_ingress_environment(settings)
-    for name in ("RAY_SERVE_HAPROXY_SOCKET_PATH", "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH"):
-        assert Path(environment[name]).parent == haproxy_dir(settings), environment[name]
-    assert len(str(haproxy_dir(settings))) + 1 + 56 + len("/metrics.sock") < 107  # Ray adds the node id
+    paths = {name: value for name, value in environment.items() if name.startswith("RAY_SERVE_HAPROXY_")
+             and name.endswith(("_PATH", "_LOC", "_BASE", "_FILE")) and name != "RAY_SERVE_HAPROXY_BINARY_PATH"}
+    assert len(paths) == 5, paths
+    for name, value in paths.items():
+        assert haproxy_dir(settings) in (Path(value), *Path(value).parents), (name, value)
+    longest = haproxy_dir(settings) / ("0" * 56) / "metrics.sock"  # Ray adds the node id
+    assert len(str(longest)) <= HAPROXY_SOCKET_PATH_MAX, longest
+
+
+def test_a_haproxy_directory_planted_by_another_user_is_refused(tmp_path: Path) -> None:
+    planted = tmp_path / "planted"
+    planted.mkdir(mode=0o777)
+    nobody = pwd.getpwnam("nobody")
+    os.chown(planted, nobody.pw_uid, nobody.pw_gid)
+    with pytest.raises(PermissionError, match="not a directory of this user"):
+        claim_private_dir(planted)
+    (tmp_path / "link").symlink_to(tmp_path)
+    with pytest.raises(PermissionError):
+        claim_private_dir(tmp_path / "link")
+    mine = tmp_path / "mine"
+    claim_private_dir(mine)
+    assert oct(mine.stat().st_mode & 0o777) == oct(0o700)

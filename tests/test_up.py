@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -78,9 +79,10 @@ def wait_gone(processes: list[psutil.Process], timeout: float = 20) -> list[str]
 
 
 def listening_addresses(processes: list[psutil.Process]) -> dict[str, str]:
+    """Listening TCP sockets and bound UDP sockets (which receive from anyone who can reach them)."""
     names = {p.pid: p.name() for p in processes}
-    return {f"{names[c.pid]}:{c.laddr.port}": c.laddr.ip for c in psutil.net_connections(kind="inet")
-            if c.status == psutil.CONN_LISTEN and c.pid in names}
+    return {f"{names[c.pid]}:{c.type.name}:{c.laddr.port}": c.laddr.ip for c in psutil.net_connections(kind="inet")
+            if c.pid in names and c.laddr and (c.status == psutil.CONN_LISTEN or c.type == socket.SOCK_DGRAM)}
 
 
 def is_loopback(address: str) -> bool:
@@ -128,6 +130,9 @@ def test_up_runs_on_embedded_defaults_recovers_from_kill_and_stops_clean(up_env:
     addresses = listening_addresses(first_tree)
     exposed = {name: address for name, address in addresses.items() if not is_loopback(address)}
     assert addresses and not exposed, exposed
+    data_dir = Path(up_env["DATA_DIR"])
+    private = [data_dir / "logs" / "ustadh.jsonl", data_dir / "run" / "ustadh.lock", data_dir / "run" / "ray.address"]
+    assert {str(p): oct(p.stat().st_mode & 0o777) for p in private} == {str(p): oct(0o600) for p in private}
 
     first.proc.kill()  # kill -9: no cleanup runs in the supervisor
     first.proc.wait(10)
@@ -143,4 +148,5 @@ def test_up_runs_on_embedded_defaults_recovers_from_kill_and_stops_clean(up_env:
     assert code == 0, "".join(second.lines[-40:])
     assert wait_gone(second_tree) == []
     assert not (Path(up_env["HOME"]) / ".ray" / "auth_token").exists()
+    assert not (data_dir / "run" / "haproxy").exists()  # no stale admin socket
     assert any("stopped" in line for line in second.lines[-5:])
