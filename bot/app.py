@@ -1,9 +1,17 @@
-"""Assembles the bot: Bot session (real or local Bot API server), Dispatcher, routers, middlewares."""
+"""Assembles the bot: Bot session (real or local Bot API server), Dispatcher, routers, middlewares.
+
+The bot's one parse-mode convention: HTML, set once here as the Bot's default. Every text it sends
+is Telegram HTML, built by `Translator` or aiogram.utils.formatting from plain values; only poll
+questions and the drafts of a streamed answer (bot.streaming), which are plain text, say
+parse_mode=None.
+"""
 from __future__ import annotations
 
 from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
 from aiogram.types import BotCommand
 from psycopg_pool import AsyncConnectionPool
 
@@ -32,7 +40,8 @@ def build_bot(settings: Settings) -> Bot:
     if settings.TELEGRAM_API_BASE:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.TELEGRAM_API_BASE, is_local=False))
     session.middleware(RetryAfterMiddleware())
-    return Bot(settings.TELEGRAM_BOT_TOKEN.get_secret_value(), session=session)
+    return Bot(settings.TELEGRAM_BOT_TOKEN.get_secret_value(), session=session,
+               default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
 def build_dispatcher(settings: Settings, pool: AsyncConnectionPool, tutor: Tutor | None = None) -> Dispatcher:
@@ -52,5 +61,5 @@ async def publish_commands(bot: Bot) -> None:
     """The command menu in each language Telegram shows it in."""
     for code in LANGUAGES:
         t = Translator(code)
-        commands = [BotCommand(command=name, description=t(f"cmd_{name}")) for name in LEARNER_COMMANDS]
+        commands = [BotCommand(command=name, description=t.plain(f"cmd_{name}")) for name in LEARNER_COMMANDS]
         await bot.set_my_commands(commands, language_code=code)

@@ -2,11 +2,14 @@
 
 A typed catalogue rather than aiogram's gettext-based I18n: that needs Babel and compiled .mo files
 at build time, while three languages and a few dozen strings fit in one reviewed module whose
-completeness a test checks (every key in every language, same placeholders).
+completeness a test checks (every key in every language, same placeholders). Entries are plain
+text: `Translator` renders them for Telegram.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+from aiogram.utils.formatting import Text
 
 CATALOG: Mapping[str, Mapping[str, str]] = {
     "start": {
@@ -425,10 +428,20 @@ LANGUAGE_NAMES: Mapping[str, str] = {"ar": "العربية", "fr": "Français", 
 
 
 class Translator:
-    """Formats catalogue entries in one language."""
+    """Catalogue entries in one language.
+
+    `t(key, ...)` is Telegram HTML for the bot's default parse mode (set once in `bot.app`): the
+    entry with its values, rendered by aiogram.utils.formatting, so a file named "Q&A <1>.pdf" reads
+    as typed. `t.plain(key, ...)` is the text itself: for what Telegram does not parse (the command
+    menu, keyboard labels, poll questions) and for a value placed inside another entry or builder,
+    which escapes it once.
+    """
 
     def __init__(self, language: str) -> None:
         self.language = language
 
     def __call__(self, key: str, **values: object) -> str:
+        return Text(self.plain(key, **values)).as_html()
+
+    def plain(self, key: str, **values: object) -> str:
         return CATALOG[key][self.language].format(**values)

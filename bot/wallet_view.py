@@ -14,7 +14,7 @@ def balance_text(t: Translator, balance: Balance) -> str:
 def movement_line(t: Translator, movement: Movement) -> str:
     effect = movement.credits - movement.debits - movement.pending_delta  # change of the available amount
     amount = ("+" if effect > 0 else "") + format_credits(effect, t.language)
-    return t("movement", date=movement.created_at.strftime("%Y-%m-%d %H:%M"), kind=t(f"kind_{movement.kind}"),
+    return t("movement", date=movement.created_at.strftime("%Y-%m-%d %H:%M"), kind=t.plain(f"kind_{movement.kind}"),
              amount=f"\u2066{amount}\u2069")  # isolate the number so it reads left-to-right inside Arabic
 
 

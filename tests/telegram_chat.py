@@ -19,7 +19,8 @@ ADMIN = 900001
 
 
 class Chat:
-    """A Telegram user talking to the bot: send a text, get the bot's next reply in that chat."""
+    """A Telegram user talking to the bot: send a text, get the bot's next reply in that chat as the
+    user reads it (HTML parsed)."""
 
     def __init__(self, tg: FakeTelegram, user_id: int, language: str = "en") -> None:
         self.tg, self.user_id, self.language, self.seen = tg, user_id, language, 0
@@ -37,7 +38,7 @@ class Chat:
         self.seen += 1
         call = await self.tg.wait_for("sendMessage", lambda c: c.params["chat_id"] == str(self.user_id),
                                       count=self.seen, timeout=timeout)
-        return call.params["text"]
+        return call.shown
 
 
 @asynccontextmanager

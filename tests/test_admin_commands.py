@@ -91,18 +91,18 @@ async def test_ingest_in_reply_to_a_file_queues_it(tg: FakeTelegram, pool: Any) 
     posted = tg.document_message_update(chat_id=group, user_id=learner_id, file_name=name,
                                         content=f"# Water and reading\n\n{ENGLISH_2}\n\n{FRENCH_2}".encode(),
                                         mime_type="text/markdown", chat_type="supergroup")
-    assert (await tg.wait_for("sendMessage", in_group)).params["text"] == CATALOG["ingest_admin_only"]["en"]
+    assert (await tg.wait_for("sendMessage", in_group)).shown == CATALOG["ingest_admin_only"]["en"]
 
     tg.message_update(chat_id=group, user_id=ADMIN, text="/ingest", chat_type="supergroup",
                       reply_to_message=posted["message"])
-    queued = (await tg.wait_for("sendMessage", in_group, count=2, timeout=60)).params["text"]
+    queued = (await tg.wait_for("sendMessage", in_group, count=2, timeout=60)).shown
     assert queued.startswith(CATALOG["ingest_queued"]["en"].split("(")[0]) and name in queued
     async with pool.connection() as conn:
         job = await (await conn.execute(
             "SELECT u.telegram_id FROM ingestion_jobs j JOIN users u ON u.id = j.requested_by WHERE j.filename = %s",
             (name,))).fetchone()
     assert job is not None and job["telegram_id"] == ADMIN
-    outcome = (await tg.wait_for("sendMessage", in_group, count=3, timeout=240)).params["text"]
+    outcome = (await tg.wait_for("sendMessage", in_group, count=3, timeout=240)).shown
     assert outcome.startswith("✅") or CATALOG["reason_duplicate"]["en"] in outcome, outcome
 
 
@@ -129,7 +129,7 @@ async def test_reindex_embeds_what_is_missing_and_reports_done(tg: FakeTelegram,
     assert await admin.reply(timeout=240) == CATALOG["reindex_done"]["en"].format(total=missing, model=model)
     if missing:
         edit = tg.last("editMessageText")
-        assert edit.params["text"] == CATALOG["reindex_progress"]["en"].format(done=missing, total=missing)
+        assert edit.shown == CATALOG["reindex_progress"]["en"].format(done=missing, total=missing)
     async with pool.connection() as conn:
         left = (await (await conn.execute(
             "SELECT count(*) AS n FROM chunks c WHERE NOT EXISTS "

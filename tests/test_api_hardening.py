@@ -23,19 +23,25 @@ from actors.wallet_client import Wallet
 from ops.embedded import EmbeddedRedis
 from serve_app.tutor import Tutor as TutorDeployment
 from tests.conftest import RaySystem
-from tests.corpus_texts import ENGLISH
 from tests.fakes.telegram import FakeTelegram
 from tests.telegram_chat import admin_and_learner_tokens, bearer, tg  # noqa: F401 - tg is a fixture
 from tests.test_ingestion import wait_job
 
 QUESTION = "How do green plants use sunlight in photosynthesis?"
+# A lesson of its own: the corpus is shared by the session, and tests.corpus_texts.ENGLISH would make
+# the ingestion tests' copy of it a near-duplicate.
+LESSON = ("Green plants use sunlight in photosynthesis to make their own food. Inside every leaf, chloroplasts "
+          "hold chlorophyll, the pigment that catches red and blue sunlight. The leaf splits water drawn up from the roots, releases its oxygen through "
+          "tiny pores called stomata, and uses the captured energy to build glucose from carbon dioxide. "
+          "Gardeners notice the result: plants kept in deep shade grow pale and slow, while those in bright "
+          "light grow sturdy, because more light means more sugar for new cells, roots and fruit.")
 _ids = iter(range(7_100_000, 7_200_000))
 
 
 @pytest_asyncio.fixture(scope="module")
 async def corpus(ray_system: RaySystem) -> None:
     client = Ingestion()
-    job = await client.submit_file(ENGLISH.encode(), "lesson.txt", uri=f"hardening:{uuid.uuid4().hex}")
+    job = await client.submit_file(LESSON.encode(), "leaves.txt", uri=f"hardening:{uuid.uuid4().hex}")
     done = await wait_job(client, job["id"])
     assert done["state"] == "indexed" or done["error_code"] == "duplicate", done
 

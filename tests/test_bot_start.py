@@ -54,7 +54,7 @@ async def test_start_answers_in_the_users_telegram_language(running_bot: Any, po
     assert await user_row(pool, uid) is None
     tg.message_update(chat_id=uid, user_id=uid, text="/start", language_code=language_code, first_name="Amina")
     call = await tg.wait_for("sendMessage", lambda c: c.params["chat_id"] == str(uid))
-    assert call.params["text"] == CATALOG["start"][expected].format(name="Amina")
+    assert call.shown == CATALOG["start"][expected].format(name="Amina")
     row = await user_row(pool, uid)
     assert row is not None and row["language"] == expected and row["role"] == "learner"
 
@@ -64,7 +64,7 @@ async def test_arabic_greeting_arrives_unmangled(running_bot: Any) -> None:
     uid = next(_ids)
     tg.message_update(chat_id=uid, user_id=uid, text="/start", language_code="ar", first_name="عائشة")
     call = await tg.wait_for("sendMessage", lambda c: c.params["chat_id"] == str(uid))
-    assert call.params["text"].startswith("مرحبًا عائشة! أنا أستاذ")
+    assert call.shown.startswith("مرحبًا عائشة! أنا أستاذ")
 
 
 async def test_language_keyboard_switches_language(running_bot: Any, pool: Any) -> None:
@@ -77,10 +77,10 @@ async def test_language_keyboard_switches_language(running_bot: Any, pool: Any) 
     tg.callback_update(user_id=uid, chat_id=uid, data="lang:fr")
     await tg.wait_for("answerCallbackQuery")
     done = await tg.wait_for("sendMessage", lambda c: c.params["chat_id"] == str(uid), count=2)
-    assert done.params["text"] == CATALOG["language_set"]["fr"]
+    assert done.shown == CATALOG["language_set"]["fr"]
     tg.message_update(chat_id=uid, user_id=uid, text="/help", language_code="en")
     help_call = await tg.wait_for("sendMessage", lambda c: c.params["chat_id"] == str(uid), count=3)
-    assert help_call.params["text"] == CATALOG["help"]["fr"]
+    assert help_call.shown == CATALOG["help"]["fr"]
     assert (await user_row(pool, uid))["language"] == "fr"
 
 
@@ -89,11 +89,11 @@ async def test_language_argument_and_unknown_language(running_bot: Any, pool: An
     uid = next(_ids)
     tg.message_update(chat_id=uid, user_id=uid, text="/language klingon", language_code="fr")
     refused = await tg.wait_for("sendMessage", lambda c: c.params["chat_id"] == str(uid))
-    assert refused.params["text"] == CATALOG["language_unknown"]["fr"]
+    assert refused.shown == CATALOG["language_unknown"]["fr"]
     assert (await user_row(pool, uid))["language"] == "fr"
     tg.message_update(chat_id=uid, user_id=uid, text="/language AR", language_code="fr")
     done = await tg.wait_for("sendMessage", lambda c: c.params["chat_id"] == str(uid), count=2)
-    assert done.params["text"] == CATALOG["language_set"]["ar"]
+    assert done.shown == CATALOG["language_set"]["ar"]
     assert (await user_row(pool, uid))["language"] == "ar"
 
 
@@ -106,7 +106,7 @@ async def test_garbage_language_callback_changes_nothing(running_bot: Any, pool:
     tg.callback_update(user_id=uid, chat_id=uid, data="\u202e\x00garbage")
     tg.message_update(chat_id=uid, user_id=uid, text="/help", language_code="en")
     answer = await tg.wait_for("sendMessage", lambda c: c.params["chat_id"] == str(uid), count=2)
-    assert answer.params["text"] == CATALOG["help"]["en"]
+    assert answer.shown == CATALOG["help"]["en"]
     assert (await user_row(pool, uid))["language"] == "en"
     assert len(tg.calls("answerCallbackQuery")) == 2  # both acknowledged, neither acted on
 
@@ -115,7 +115,7 @@ async def test_admins_come_from_settings(running_bot: Any, pool: Any) -> None:
     tg, _, _ = running_bot
     tg.message_update(chat_id=ADMIN_ID, user_id=ADMIN_ID, text="/help", language_code="en")
     answer = await tg.wait_for("sendMessage", lambda c: c.params["chat_id"] == str(ADMIN_ID))
-    assert answer.params["text"] == CATALOG["help"]["en"] + "\n\n" + CATALOG["help_admin"]["en"]
+    assert answer.shown == CATALOG["help"]["en"] + "\n\n" + CATALOG["help_admin"]["en"]
     assert (await user_row(pool, ADMIN_ID))["role"] == "admin"
 
 

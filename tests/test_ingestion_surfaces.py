@@ -43,6 +43,23 @@ async def test_admin_sends_a_file_and_hears_how_it_ended(admin_in: Any) -> None:
     assert CATALOG["jobs_header"]["fr"] in jobs and "Réviser efficacement" in jobs
 
 
+async def test_names_with_markup_characters_read_as_typed_in_every_status_message(admin_in: Any,
+                                                                                   tg: FakeTelegram) -> None:
+    admin = await admin_in("en")
+    name = "Q&A <1> > 0"
+    content = f"{name}\n\n{long_document('en', 4)}\n\n{uuid.uuid4().hex}".encode()
+    statuses = [await admin.send_file(f"{name}.txt", content), await admin.reply(timeout=240)]
+    statuses += [await admin.send_file("Tom & Jerry <draft>.txt", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8),
+                 await admin.reply(timeout=120), await admin.say("/jobs")]
+    for status in statuses[:2]:  # queued, then indexed (or a near-duplicate, also by name)
+        assert name in status and "&amp;" not in status and "&lt;" not in status, status
+    assert "Tom & Jerry <draft>.txt" in statuses[2], statuses[2]
+    assert statuses[3].startswith("❌") and "Tom & Jerry <draft>" in statuses[3], statuses[3]
+    assert name in statuses[4] and "Tom & Jerry <draft>" in statuses[4], statuses[4]
+    sent = [c for c in tg.calls("sendMessage") if c.params["chat_id"] == str(ADMIN)][-len(statuses):]
+    assert {c.params.get("parse_mode") for c in sent} == {"HTML"}  # the bot's one default
+
+
 async def test_bad_file_is_explained_in_the_admins_language(admin_in: Any) -> None:
     admin = await admin_in("ar")
     await admin.send_file("صورة.txt", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)

@@ -306,17 +306,19 @@ async def test_admin_manages_and_syncs_sources_from_telegram(tg: FakeTelegram, r
     name = f"tg-{uuid.uuid4().hex[:8]}"
     assert await admin.say("/source_add") == CATALOG["source_add_usage"]["en"]
     assert await admin.say(f"/source_add {name} http://127.0.0.1:9/ depth=x") == CATALOG["source_add_usage"]["en"]
-    saved = await admin.say(f"/source_add {name} http://127.0.0.1:9/ depth=1 budget=3 lang=fr")
-    assert saved.startswith(f"Source {name} saved") and "no schedule" in saved
+    seed = "http://127.0.0.1:9/q&a"  # shown as typed in every message that names it
+    saved = await admin.say(f"/source_add {name} {seed} depth=1 budget=3 lang=fr")
+    assert saved.startswith(f"Source {name} saved") and "no schedule" in saved and seed in saved, saved
     listed = await admin.say("/sources")
-    assert CATALOG["sources_header"]["en"] in listed and name in listed
+    assert CATALOG["sources_header"]["en"] in listed and name in listed and seed in listed, listed
     assert await admin.say("/sync nosuchsource") == CATALOG["source_unknown"]["en"].format(name="nosuchsource")
     # The system's crawler allows no loopback address: the seed is refused by the SSRF guard.
     progress = await admin.say(f"/sync {name}")
     assert progress.startswith("🔄") and name in progress
     report = await admin.reply(timeout=120)
     assert report.startswith("✅") and "1 skipped" in report and ("blocked" in report or "robots" in report), report
-    edits = [c.params["text"] for c in tg.calls("editMessageText") if c.params["chat_id"] == str(ADMIN)]
+    assert "http://127.0.0.1:9/q&a" in report, report  # the skipped page, by its URL
+    edits = [c.shown for c in tg.calls("editMessageText") if c.params["chat_id"] == str(ADMIN)]
     assert any(name in text and "1 skipped" in text for text in edits), edits  # the status message, live
     paused = await admin.say(f"/source_pause {name}")
     assert paused == CATALOG["source_paused_now"]["en"].format(name=name)

@@ -8,7 +8,6 @@ file are told that only admins add material.
 from __future__ import annotations
 
 import asyncio
-import html
 from io import BytesIO
 from typing import Any
 
@@ -30,13 +29,14 @@ _followers: set[asyncio.Task[None]] = set()
 
 
 def reason_text(t: Translator, job: dict[str, Any]) -> str:
+    """Plain text, like `job_name`: the message's `t(...)` escapes both once."""
     key = f"reason_{job['error_code']}"
-    return t(key) if key in CATALOG else html.escape(job["error"] or "")
+    return t.plain(key) if key in CATALOG else job["error"] or ""
 
 
 def job_name(job: dict[str, Any]) -> str:
     name = job["title"] or job["filename"] or job["input"]
-    return html.escape(name if len(name) <= 60 else name[:59] + "…")
+    return name if len(name) <= 60 else name[:59] + "…"
 
 
 def outcome_text(t: Translator, job: dict[str, Any]) -> str:
@@ -50,7 +50,7 @@ def outcome_text(t: Translator, job: dict[str, Any]) -> str:
 
 def job_line(t: Translator, job: dict[str, Any]) -> str:
     state = job["state"]
-    label = t(f"job_state_{state}", done=job["progress"]["done"], total=job["progress"]["total"],
+    label = t.plain(f"job_state_{state}", done=job["progress"]["done"], total=job["progress"]["total"],
               chunks=(job["result"] or {}).get("chunks", 0))
     extra = f": {reason_text(t, job)}" if state == "failed" else ""
     return t("job_line", icon=_ICONS.get(state, "⏳"), name=job_name(job), state=label, extra=extra)

@@ -36,7 +36,7 @@ async def quiz(message: Message, command: CommandObject, bot: Bot, user: User, t
     try:
         made = await tutor.quiz(user.id, topic, count, f"tg:{message.chat.id}:{message.message_id}")
         if made["type"] == "refused":
-            await message.answer(render_refusal(t, made), parse_mode="HTML")
+            await message.answer(render_refusal(t, made))
             return
         questions = made["questions"]
         reviews = sum(1 for q in questions if q["review_of"])
@@ -45,11 +45,11 @@ async def quiz(message: Message, command: CommandObject, bot: Bot, user: User, t
             poll = await bot.send_poll(
                 message.chat.id, question=question["question"], options=question["options"], type="quiz",
                 correct_option_id=question["correct"], explanation=question["explanation"] or None,
-                is_anonymous=False)
+                is_anonymous=False, question_parse_mode=None, explanation_parse_mode=None)  # plain text
             await tutor.poll_sent(question["id"], poll.poll.id)
     except TutorUnavailable as exc:
         logger.warning("tutor unavailable", error=str(exc))
-        await message.answer(render_refusal(t, {"reason": "unavailable"}), parse_mode="HTML")
+        await message.answer(render_refusal(t, {"reason": "unavailable"}))
 
 
 async def poll_answer(answer: PollAnswer, user: User, tutor: Tutor) -> None:
@@ -65,7 +65,7 @@ async def score(message: Message, user: User, tutor: Tutor, t: Translator) -> No
     try:
         result = await tutor.score(user.id)
     except TutorUnavailable:
-        await message.answer(render_refusal(t, {"reason": "unavailable"}), parse_mode="HTML")
+        await message.answer(render_refusal(t, {"reason": "unavailable"}))
         return
     await message.answer(t("score", **result))
 

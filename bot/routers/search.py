@@ -6,11 +6,10 @@ kept well under Telegram's 4,096 characters.
 """
 from __future__ import annotations
 
-import html
-
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
+from aiogram.utils.formatting import Bold, Text, TextLink
 from loguru import logger
 
 from bot.texts import Translator
@@ -29,9 +28,9 @@ def excerpt(text: str) -> str:
 def render(t: Translator, hits: list[dict]) -> str:
     blocks = [t("search_header")]
     for number, hit in enumerate(hits, start=1):
-        where = f", {t('search_page', page=hit['page'])}" if hit.get("page") else ""
-        source = f' — <a href="{html.escape(hit["url"], quote=True)}">{html.escape(hit["url"])}</a>' if hit.get("url") else ""
-        blocks.append(f"<b>{number}. {html.escape(hit['title'])}</b>{where}{source}\n{html.escape(excerpt(hit['text']))}")
+        where = f", {t.plain('search_page', page=hit['page'])}" if hit.get("page") else ""
+        source = Text(" — ", TextLink(hit["url"], url=hit["url"])) if hit.get("url") else Text()
+        blocks.append(Text(Bold(f"{number}. {hit['title']}"), where, source, "\n", excerpt(hit["text"])).as_html())
     return "\n\n".join(blocks)
 
 
@@ -49,7 +48,7 @@ async def search(message: Message, command: CommandObject, user: User, retrieval
         logger.warning("retrieval unavailable", error=str(exc))
         await message.answer(t("search_unavailable"))
         return
-    await message.answer(render(t, hits) if hits else t("search_none"), parse_mode="HTML",
+    await message.answer(render(t, hits) if hits else t("search_none"),
                          disable_web_page_preview=True)
 
 

@@ -15,6 +15,7 @@ from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
+from aiogram.utils.formatting import Text
 from loguru import logger
 from psycopg_pool import AsyncConnectionPool
 
@@ -70,7 +71,7 @@ def report_text(t: Translator, name: str, crawl: dict[str, Any], source: dict[st
     notable = [p for p in pages if p["outcome"] != "unchanged"]
     for page in notable[:_REPORT_PAGES]:
         reason = (page.get("reason") or "").replace("\n", " ")
-        lines.append(f"{_ICONS.get(page['outcome'], '•')} {page['url']} — {reason[:160]}")
+        lines.append(Text(_ICONS.get(page["outcome"], "•"), " ", page["url"], " — ", reason[:160]).as_html())
     if len(notable) > _REPORT_PAGES:
         lines.append(f"… +{len(notable) - _REPORT_PAGES}")
     if source is not None and source.get("status") == "paused":
@@ -85,9 +86,9 @@ async def list_sources(message: Message, pool: AsyncConnectionPool, t: Translato
         return
     lines = [t("sources_header")]
     for source in found:
-        status = t("source_status_active") if source.status == "active" else \
-            t("source_status_paused", reason=source.pause_reason or "?")
-        last = source.last_sync_at.strftime("%Y-%m-%d %H:%M UTC") if source.last_sync_at else t("source_never_synced")
+        status = t.plain("source_status_active") if source.status == "active" else \
+            t.plain("source_status_paused", reason=source.pause_reason or "?")
+        last = source.last_sync_at.strftime("%Y-%m-%d %H:%M UTC") if source.last_sync_at else t.plain("source_never_synced")
         url = source.seed_urls[0] if source.seed_urls else source.sitemap_url or ""
         lines.append(t("source_line", icon="🟢" if source.status == "active" else "⏸", name=source.name,
                        status=status, url=url, last=last))

@@ -63,6 +63,13 @@ class Call:
     params: dict[str, Any]
     at: float
 
+    @property
+    def shown(self) -> str:
+        """What the user sees of this call's text or caption: Telegram HTML parsed when the call's
+        parse mode says so, else the text as sent."""
+        text = str(self.params.get("text", self.params.get("caption", "")))
+        return _parse_html(text) if str(self.params.get("parse_mode")).lower() == "html" else text
+
 
 @dataclass(frozen=True)
 class UploadedFile:
