@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi import HTTPException
+from psycopg import sql
 from starlette.requests import Request
 
 from core.config import Settings
@@ -32,15 +33,17 @@ def gateway_with(settings: Settings) -> Iterator[Any]:
     deps.install(None)
 
 
-async def set_tier(pool: Any, user: int, tier: str) -> None:
+async def set_directly(pool: Any, user: int, column: str, value: str) -> None:
+    """A user's tier or role changed in the table, not through `users` (so no token is revoked)."""
     async with pool.connection() as conn:
-        await conn.execute("UPDATE users SET tier = %s WHERE id = %s", (tier, user))
+        await conn.execute(sql.SQL("UPDATE users SET {} = %s WHERE id = %s").format(sql.Identifier(column)),
+                           (value, user))
 
 
 async def test_principal_carries_role_and_current_tier(pool: Any, gateway_with: Any) -> None:
     gateway_with(0)
     [user] = await new_users(pool)
-    await set_tier(pool, user, "premium")
+    await set_directly(pool, user, "tier", "premium")
     await users.set_role(pool, user, "teacher")
     token = await api_tokens.issue(pool, user, "teacher")
     caller = await deps.principal(bearer(token))
@@ -66,7 +69,7 @@ async def test_a_remembered_token_expires_with_the_cache(pool: Any, gateway_with
     [user] = await new_users(pool)
     old = await api_tokens.issue(pool, user, "learner")
     assert (await deps.principal(bearer(old))).tier == "free"
-    await set_tier(pool, user, "standard")
+    await set_directly(pool, user, "tier", "standard")
     await api_tokens.issue(pool, user, "learner")
     remembered = await deps.principal(bearer(old))  # no query: the replica still trusts it
     assert (remembered.user_id, remembered.tier) == (user, "free")
@@ -78,19 +81,20 @@ async def test_a_remembered_token_expires_with_the_cache(pool: Any, gateway_with
     assert (await deps.principal(bearer(fresh))).tier == "standard"
 
 
-async def set_role_directly(pool: Any, user: int, role: str) -> None:
-    """A role changed in the table without going through `users.set_role` (no revocation)."""
-    async with pool.connection() as conn:
-        await conn.execute("UPDATE users SET role = %s WHERE id = %s", (role, user))
+async def demoted_admin_token(pool: Any) -> str:
+    """The token of an admin who was then made a learner in the table (the token is not revoked);
+    checked to open admin routes before the change."""
+    [user] = await new_users(pool)
+    await set_directly(pool, user, "role", "admin")
+    token = await api_tokens.issue(pool, user, "admin")
+    assert (await deps.admin(bearer(token))).is_admin
+    await set_directly(pool, user, "role", "learner")
+    return token
 
 
 async def test_a_token_authorises_as_its_users_current_role(pool: Any, gateway_with: Any) -> None:
     gateway_with(0)
-    [user] = await new_users(pool)
-    await set_role_directly(pool, user, "admin")
-    token = await api_tokens.issue(pool, user, "admin")
-    assert (await deps.admin(bearer(token))).is_admin
-    await set_role_directly(pool, user, "learner")
+    token = await demoted_admin_token(pool)
     assert (await deps.principal(bearer(token))).role == "learner"
     with pytest.raises(HTTPException) as refused:
         await deps.admin(bearer(token))
@@ -115,11 +119,7 @@ async def test_a_role_change_revokes_the_users_tokens(pool: Any, gateway_with: A
 
 async def test_a_remembered_admin_loses_admin_routes_when_the_cache_expires(pool: Any, gateway_with: Any) -> None:
     gateway_with(0.5)
-    [user] = await new_users(pool)
-    await set_role_directly(pool, user, "admin")
-    token = await api_tokens.issue(pool, user, "admin")
-    assert (await deps.admin(bearer(token))).is_admin
-    await set_role_directly(pool, user, "learner")
+    token = await demoted_admin_token(pool)
     assert (await deps.admin(bearer(token))).is_admin  # within AUTH_CACHE_S the replica still trusts it
     await asyncio.sleep(0.6)
     with pytest.raises(HTTPException) as refused:

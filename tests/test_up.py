@@ -18,6 +18,8 @@ import httpx
 import psutil
 import pytest
 
+from core.config import load_settings
+from ops.ray_local import haproxy_dir
 from tests.conftest import free_port
 from tests.corpus_texts import ARABIC, ARABIC_2
 
@@ -142,6 +144,9 @@ def test_up_runs_on_embedded_defaults_recovers_from_kill_and_stops_clean(up_env:
     private = [data_dir / "logs" / "ustadh.jsonl", data_dir / "run" / "ustadh.lock", data_dir / "run" / "ray.address",
                data_dir / "run" / "ray_token"]
     assert {str(p): oct(p.stat().st_mode & 0o777) for p in private} == {str(p): oct(0o600) for p in private}
+    sockets = haproxy_dir(load_settings(DATA_DIR=data_dir))
+    [admin_socket] = sockets.glob("*/admin.sock")  # under Ray's node id
+    assert (oct(sockets.stat().st_mode & 0o777), oct(admin_socket.stat().st_mode & 0o777)) == (oct(0o700), oct(0o600))
 
     first.proc.kill()  # kill -9: no cleanup runs in the supervisor
     first.proc.wait(10)
@@ -157,5 +162,5 @@ def test_up_runs_on_embedded_defaults_recovers_from_kill_and_stops_clean(up_env:
     assert code == 0, "".join(second.lines[-40:])
     assert wait_gone(second_tree) == []
     assert not (Path(up_env["HOME"]) / ".ray" / "auth_token").exists()
-    assert not (data_dir / "run" / "haproxy").exists()  # no stale admin socket
+    assert not sockets.exists(), sorted(sockets.rglob("*"))  # no stale admin socket
     assert any("stopped" in line for line in second.lines[-5:])
