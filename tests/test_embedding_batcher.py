@@ -42,7 +42,21 @@ async def test_concurrent_callers_get_their_own_vectors_in_order(batcher, direct
         await call(batcher.embed, ["x"], kind="document")
 
 
-async def test_single_text_callers_are_batched(batcher) -> None:
+@pytest.fixture
+def private_batcher(ray_system):
+    """A batcher of this test's own: the system's one also serves whatever other tests left running,
+    whose texts would join the batches counted here."""
+    import ray
+
+    from actors import embedding_batcher
+
+    actor = ray.remote(**embedding_batcher.OPTIONS)(embedding_batcher.EmbeddingBatcher).remote(ray_system.settings)
+    yield actor
+    ray.kill(actor)
+
+
+async def test_single_text_callers_are_batched(private_batcher) -> None:
+    batcher = private_batcher
     before = await call(batcher.stats)
     texts = [f"question {i}: combien font {i} et {i + 1} ?" for i in range(32)]
     results = await asyncio.gather(*(call(batcher.embed, [t], kind="query") for t in texts))
