@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 import httpx
-import pytest
 import ray
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
