@@ -1,7 +1,8 @@
 """How a finished answer and a refusal read in Telegram: escaped answer text, then its cited sources.
 
-The answer's own text is rendered for the bot's HTML parse mode by aiogram.utils.formatting (citations [n] stay as typed); the sources footer
-comes from `core.answer.sources.render_sources`, in the answer's language.
+The answer's own text is rendered for the bot's HTML parse mode by aiogram.utils.formatting
+(citations [n] stay as typed); the sources footer comes from `core.answer.sources.render_sources`,
+in the answer's language.
 """
 from __future__ import annotations
 

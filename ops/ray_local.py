@@ -44,19 +44,23 @@ def prepare_environment(settings: Settings) -> None:
     if settings.RAY_ADDRESS is None:
         for key, value in LOOPBACK_ENV.items():
             os.environ.setdefault(key, value)
-        os.environ.setdefault("RAY_AUTH_TOKEN_PATH", str(ray_token_file(settings)))
+        os.environ.setdefault("RAY_AUTH_TOKEN_PATH", str(settings.run_dir / "ray_token"))
 
 
-def ray_token_file(settings: Settings) -> Path:
-    """The local cluster's Ray auth token (see the module docstring)."""
-    return settings.run_dir / "ray_token"
+def ray_token_path() -> Path | None:
+    """The file Ray reads the local cluster's token from (after `prepare_environment`); None when
+    token auth is off or the token itself is in RAY_AUTH_TOKEN."""
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if os.environ.get("RAY_AUTH_MODE") != "token" or os.environ.get("RAY_AUTH_TOKEN") or not path:
+        return None
+    return Path(path)
 
 
-def _ensure_ray_token(settings: Settings) -> None:
-    """Make the token file Ray is told to read, owner-only, unless auth is off or the token is given."""
-    if os.environ.get("RAY_AUTH_MODE") != "token" or os.environ.get("RAY_AUTH_TOKEN"):
+def _ensure_ray_token() -> None:
+    """Make the token file Ray is told to read, owner-only, if it is missing."""
+    path = ray_token_path()
+    if path is None:
         return
-    path = Path(os.environ.setdefault("RAY_AUTH_TOKEN_PATH", str(ray_token_file(settings))))
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -149,7 +153,8 @@ def start_ray(settings: Settings, *, dashboard: bool = True) -> dict[str, Any]:
 
     if settings.RAY_ADDRESS is not None:
         return ray.init(address=settings.RAY_ADDRESS, namespace="ustadh", configure_logging=False).address_info
-    _ensure_ray_token(settings)
+    prepare_environment(settings)  # again: a caller may have set up only LOOPBACK_ENV (the tests do)
+    _ensure_ray_token()
     ingress = serve_ingress_environment(settings)
     if ingress:
         claim_private_dir(haproxy_dir(settings))
@@ -186,9 +191,6 @@ def join_running_system(settings: Settings) -> None:
 
     if ray.is_initialized():
         return
-    token = os.environ.get("RAY_AUTH_TOKEN_PATH")
-    if not settings.RAY_ADDRESS and os.environ.get("RAY_AUTH_MODE") == "token" and token and not Path(token).exists():
-        raise NoRunningSystem(f"no running Ustadh found (no Ray token at {token}); start it with `ustadh up`")
     try:
         ray.init(address=settings.RAY_ADDRESS or _recorded_address(settings) or "auto", namespace=registry.NAMESPACE, configure_logging=False,
                  log_to_driver=False)

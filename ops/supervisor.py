@@ -23,7 +23,7 @@ from core.config import Settings
 from core.db.migrate import migrate
 from ops.datadir import DataDirLock, ProcessRecord, make_private
 from ops.embedded import remove_socket_dirs
-from ops.ray_local import haproxy_dir, prepare_environment, ray_address_file, ray_token_file, start_ray
+from ops.ray_local import haproxy_dir, prepare_environment, ray_address_file, ray_token_path, start_ray
 from ops.services import EmbeddedServers
 
 
@@ -95,6 +95,7 @@ class Supervisor:
 
     def _announce(self, settings: Settings) -> None:
         base = f"http://{settings.HTTP_HOST}:{settings.HTTP_PORT}"
+        token = ray_token_path()
         dashboard = "" if settings.RAY_ADDRESS else (f", Ray dashboard http://127.0.0.1:{settings.DASHBOARD_PORT}"
-                                                     f" (its token: {ray_token_file(settings)})")
+                                                     + (f" (its token: {token})" if token else ""))
         logger.info("Ustadh ready: API {}/healthz{}", base, dashboard)

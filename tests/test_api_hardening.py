@@ -31,8 +31,9 @@ QUESTION = "How do green plants use sunlight in photosynthesis?"
 # A lesson of its own: the corpus is shared by the session, and tests.corpus_texts.ENGLISH would make
 # the ingestion tests' copy of it a near-duplicate.
 LESSON = ("Green plants use sunlight in photosynthesis to make their own food. Inside every leaf, chloroplasts "
-          "hold chlorophyll, the pigment that catches red and blue sunlight. The leaf splits water drawn up from the roots, releases its oxygen through "
-          "tiny pores called stomata, and uses the captured energy to build glucose from carbon dioxide. "
+          "hold chlorophyll, the pigment that catches red and blue sunlight. The leaf splits water drawn up "
+          "from the roots, releases its oxygen through tiny pores called stomata, and uses the captured "
+          "energy to build glucose from carbon dioxide. "
           "Gardeners notice the result: plants kept in deep shade grow pale and slow, while those in bright "
           "light grow sturdy, because more light means more sugar for new cells, roots and fruit.")
 _ids = iter(range(7_100_000, 7_200_000))

@@ -164,3 +164,12 @@ def test_up_runs_on_embedded_defaults_recovers_from_kill_and_stops_clean(up_env:
     assert not (Path(up_env["HOME"]) / ".ray" / "auth_token").exists()
     assert not sockets.exists(), sorted(sockets.rglob("*"))  # no stale admin socket
     assert any("stopped" in line for line in second.lines[-5:])
+
+
+def test_a_command_without_a_running_system_says_how_to_start_one(up_env: dict[str, str], tmp_path: Path) -> None:
+    """With token auth on and a fresh DATA_DIR (no Ray token yet), a command that needs the running
+    system still ends with a message, and writes no token."""
+    result = ustadh(up_env, tmp_path, "reindex")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "no running Ustadh found" in result.stderr and "ustadh up" in result.stderr, result.stderr
+    assert not (Path(up_env["DATA_DIR"]) / "run" / "ray_token").exists()  # nothing was started or written
