@@ -183,7 +183,9 @@ def ray_address_file(settings: Settings) -> Path:
 
 def join_running_system(settings: Settings) -> None:
     """Connect this process to the running system's Ray cluster: RAY_ADDRESS, else the one `ustadh up`
-    started for this DATA_DIR, else the machine's latest local cluster."""
+    started for this DATA_DIR, else the machine's latest local cluster. Without this DATA_DIR's Ray
+    token no system of ours runs, and Ray would die on AuthenticationError joining any other cluster
+    (with a stale token it retries about a minute, then fails to connect)."""
     prepare_environment(settings)
     import ray
 
@@ -191,9 +193,12 @@ def join_running_system(settings: Settings) -> None:
 
     if ray.is_initialized():
         return
+    token = ray_token_path()
+    if settings.RAY_ADDRESS is None and token is not None and not token.exists():
+        raise NoRunningSystem(f"no running Ustadh found (no Ray token at {token}); start it with `ustadh up`")
     try:
-        ray.init(address=settings.RAY_ADDRESS or _recorded_address(settings) or "auto", namespace=registry.NAMESPACE, configure_logging=False,
-                 log_to_driver=False)
+        ray.init(address=settings.RAY_ADDRESS or _recorded_address(settings) or "auto", namespace=registry.NAMESPACE,
+                 configure_logging=False, log_to_driver=False)
     except ConnectionError as exc:
         raise NoRunningSystem(f"no running Ustadh found ({exc}); start it with `ustadh up`") from None
 

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -166,10 +167,17 @@ def test_up_runs_on_embedded_defaults_recovers_from_kill_and_stops_clean(up_env:
     assert any("stopped" in line for line in second.lines[-5:])
 
 
-def test_a_command_without_a_running_system_says_how_to_start_one(up_env: dict[str, str], tmp_path: Path) -> None:
-    """With token auth on and a fresh DATA_DIR (no Ray token yet), a command that needs the running
-    system still ends with a message, and writes no token."""
+def test_a_command_without_a_running_system_says_how_to_start_one(up_env: dict[str, str], tmp_path: Path,
+                                                                  ray_system: Any) -> None:
+    """A fresh DATA_DIR has no Ray token yet: a command that needs the running system says how to
+    start one, instead of joining whatever local cluster runs (the tests' own here) and dying on
+    Ray's AuthenticationError."""
     result = ustadh(up_env, tmp_path, "reindex")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "no running Ustadh found" in result.stderr and "ustadh up" in result.stderr, result.stderr
     assert not (Path(up_env["DATA_DIR"]) / "run" / "ray_token").exists()  # nothing was started or written
+    stale = Path(up_env["DATA_DIR"]) / "run" / "ray_token"  # left by a run of this DATA_DIR that has ended
+    stale.parent.mkdir(mode=0o700, parents=True)
+    stale.write_text("0" * 64)
+    refused = ustadh(up_env, tmp_path, "reindex")
+    assert refused.returncode == 1 and "no running Ustadh found" in refused.stderr, refused.stderr[-2000:]
