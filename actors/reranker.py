@@ -2,7 +2,8 @@
 
 With an OpenAI-compatible endpoint (OPENAI_BASE_URL / OPENAI_API_KEY) the LLM_MODEL reads the
 question and the numbered candidates and answers the numbers, most relevant first (listwise
-reranking). A circuit breaker guards the endpoint: while it is open, and offline, `rerank` answers
+reranking). On the local model (`ustadh up` without an endpoint) it is off unless LLM_RERANK=on:
+on 2 cores it costs seconds per question (README, "Local model"). A circuit breaker guards the endpoint: while it is open, and offline, `rerank` answers
 None and retrieval keeps its fused order. No PyPI package ships cross-encoder weights that load
 offline (see ../shared/notes/stack-facts.md), and on the eval sets the fused dense+BM25 order
 already meets the recall targets (README, "Retrieval"), so offline there is no reranking step.
@@ -45,11 +46,11 @@ class Reranker:
 
     @traced
     async def ping(self) -> dict[str, Any]:
-        return {"mode": "llm" if self.llm.configured else "off", "breaker": self.breaker.snapshot()}
+        return {"mode": "llm" if self.settings.llm_reranks else "off", "breaker": self.breaker.snapshot()}
 
     @traced
     async def model(self) -> str:
-        return self.llm.name if self.llm.configured else "none"
+        return self.llm.name if self.settings.llm_reranks else "none"
 
 
 def _order(reply: str, count: int) -> list[int]:

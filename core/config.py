@@ -41,6 +41,7 @@ class Settings(BaseSettings):
 
     OPENAI_BASE_URL: str | None = None
     OPENAI_API_KEY: SecretStr | None = None
+    LLM_BASE_URL: str | None = None
     LLM_MODEL: str = "gpt-4o-mini"
     EMBEDDING_MODEL: str = "text-embedding-3-small"
 
@@ -81,6 +82,17 @@ class Settings(BaseSettings):
     INGEST_FETCH_TIMEOUT_S: float = Field(30.0, gt=0, le=600)
     CHUNK_CACHE_TTL_S: int = Field(86_400, ge=1)
     LLM_TIMEOUT_S: float = Field(30.0, gt=0, le=600)
+    LLM_RERANK: Literal["auto", "on", "off"] = "auto"
+    LLM_TRANSLATE_QUERIES: Literal["auto", "on", "off"] = "auto"
+    LOCAL_LLM: Literal["auto", "off"] = "auto"
+    LOCAL_LLM_MODEL: Literal["qwen2.5-1.5b", "smollm2-135m"] = "qwen2.5-1.5b"
+    LOCAL_LLM_PORT: int = Field(8600, ge=1, le=65535)
+    LOCAL_LLM_THREADS: int = Field(2, ge=1, le=256)
+    LOCAL_LLM_CONTEXT: int = Field(4096, ge=512, le=32_768)
+    LOCAL_LLM_PROMPT_TOKENS: int = Field(1000, ge=256, le=32_768)
+    LOCAL_LLM_TIMEOUT_S: float = Field(180.0, gt=0, le=3600)
+    LOCAL_LLM_URL: str | None = None
+    LOCAL_LLM_KEY: SecretStr | None = None
     LLM_BREAKER_FAILURES: int = Field(3, ge=1, le=100)
     LLM_BREAKER_COOLDOWN_S: float = Field(30.0, gt=0, le=3600)
     ANSWER_CONTEXT_TOKENS: int = Field(3000, ge=256, le=100_000)
@@ -138,7 +150,8 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
 
-    @field_validator("OPENAI_BASE_URL", "TELEGRAM_API_BASE", "TELEGRAM_WEBHOOK_URL", "RAY_ADDRESS")
+    @field_validator("OPENAI_BASE_URL", "LLM_BASE_URL", "LOCAL_LLM_URL", "TELEGRAM_API_BASE", "TELEGRAM_WEBHOOK_URL",
+                     "RAY_ADDRESS")
     @classmethod
     def _http_url(cls, value: str | None, info: object) -> str | None:
         name = getattr(info, "field_name", "")
@@ -156,7 +169,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _ports_distinct(self) -> Settings:
-        names = ("HTTP_PORT", "DASHBOARD_PORT", "HAPROXY_STATS_PORT", "HAPROXY_METRICS_PORT", "SERVE_FALLBACK_PORT")
+        names = ("HTTP_PORT", "DASHBOARD_PORT", "HAPROXY_STATS_PORT", "HAPROXY_METRICS_PORT", "SERVE_FALLBACK_PORT",
+                 "LOCAL_LLM_PORT")
         taken: dict[int, str] = {}
         for name in names:
             port = getattr(self, name)
@@ -178,6 +192,11 @@ class Settings(BaseSettings):
         return self.MILVUS_URI or str(self.DATA_DIR / "milvus.db")
 
     @property
+    def models_dir(self) -> Path:
+        """Where local model files are assembled from their packages (`core.llm.local_models`)."""
+        return self.DATA_DIR / "models"
+
+    @property
     def ingest_dir(self) -> Path:
         """Where ingestion jobs keep their input and the output of each finished stage."""
         return self.DATA_DIR / "ingest"
@@ -191,8 +210,47 @@ class Settings(BaseSettings):
         return int(self.SCRAPE_MAX_PAGE_MB * 1024 * 1024)
 
     @property
+    def llm_endpoint_configured(self) -> bool:
+        """An endpoint was given: it always wins over the local model."""
+        return self.LLM_BASE_URL is not None or self.OPENAI_BASE_URL is not None or self.OPENAI_API_KEY is not None
+
+    @property
+    def llm_local(self) -> bool:
+        """Chat goes to the local model server that `ustadh up` started (LOCAL_LLM_URL)."""
+        return not self.llm_endpoint_configured and self.LOCAL_LLM_URL is not None
+
+    @property
     def llm_configured(self) -> bool:
-        return self.OPENAI_BASE_URL is not None or self.OPENAI_API_KEY is not None
+        return self.llm_endpoint_configured or self.llm_local
+
+    @property
+    def llm_base_url(self) -> str | None:
+        if self.llm_local:
+            return self.LOCAL_LLM_URL
+        return self.LLM_BASE_URL or self.OPENAI_BASE_URL
+
+    @property
+    def llm_timeout_s(self) -> float:
+        return self.LOCAL_LLM_TIMEOUT_S if self.llm_local else self.LLM_TIMEOUT_S
+
+    @property
+    def answer_context_tokens(self) -> int:
+        """The prompt budget of one answer: on the local model, what its CPU serves in time."""
+        if self.llm_local:
+            return min(self.ANSWER_CONTEXT_TOKENS, self.LOCAL_LLM_PROMPT_TOKENS)
+        return self.ANSWER_CONTEXT_TOKENS
+
+    @property
+    def llm_reranks(self) -> bool:
+        """LLM reranking: on with a remote endpoint; on the local model only when asked ("on"),
+        since on 2 cores it costs more than it gains (README, "Local model")."""
+        return self.llm_configured and (self.LLM_RERANK == "on" or (self.LLM_RERANK == "auto" and not self.llm_local))
+
+    @property
+    def llm_translates_queries(self) -> bool:
+        """Query translation for cross-lingual BM25: as `llm_reranks`, measured separately."""
+        return self.llm_configured and (self.LLM_TRANSLATE_QUERIES == "on"
+                                        or (self.LLM_TRANSLATE_QUERIES == "auto" and not self.llm_local))
 
 
 def load_settings(**overrides: object) -> Settings:

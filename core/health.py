@@ -11,6 +11,7 @@ from collections.abc import Awaitable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import aiohttp
 import psycopg
 import redis.asyncio as aioredis
 
@@ -51,6 +52,17 @@ async def postgres_alive(database_url: str, timeout: float) -> None:
 async def redis_alive(client: aioredis.Redis) -> None:
     if not await client.ping():
         raise ConnectionError("PING did not answer PONG")
+
+
+async def local_model_alive(base_url: str, timeout: float) -> dict[str, Any]:
+    """The local model server answers HTTP. Asked on a path that does not wait for the model, which
+    serves one request at a time: a long answer in progress is busy, not down."""
+    root = base_url.rstrip("/").removesuffix("/v1")
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+        async with session.get(f"{root}/openapi.json") as reply:
+            reply.raise_for_status()
+            await reply.read()
+    return {"url": base_url}
 
 
 def _ms(started: float) -> float:

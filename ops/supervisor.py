@@ -1,8 +1,9 @@
 """`ustadh up`: start everything in order, print a ready line, stop everything on Ctrl-C/SIGTERM.
 
 Order: lock DATA_DIR, stop leftovers of a killed run, embedded PostgreSQL/Redis (when not
-configured), migrations, Ray (loopback), system actors, the Telegram bot (when a token is set),
-the Serve gateway. Shutdown runs the same list backwards, and removes HAProxy's socket directory.
+configured), migrations, the local model server (no LLM endpoint configured and LOCAL_LLM=auto;
+`ops.local_llm`), Ray (loopback), system actors, the Telegram bot (when a token is set), the Serve
+gateway. Shutdown runs the same list backwards, and removes HAProxy's socket directory.
 
 Everything the system writes is its user's alone: the supervisor runs with umask 077, which every
 process it starts (Ray, HAProxy, the embedded servers) inherits, and makes what an older version
@@ -21,6 +22,7 @@ from loguru import logger
 
 from core.config import Settings
 from core.db.migrate import migrate
+from ops import local_llm
 from ops.datadir import DataDirLock, ProcessRecord, make_private
 from ops.embedded import remove_socket_dirs
 from ops.ray_local import haproxy_dir, prepare_environment, ray_address_file, ray_token_path, start_ray
@@ -32,6 +34,7 @@ class Supervisor:
         self.settings = settings
         self.stop_requested = threading.Event()
         self.ray_record = ProcessRecord(settings.run_dir / "ray.pids")
+        self.local_model: local_llm.LocalModelServer | None = None
 
     def run(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -50,6 +53,7 @@ class Supervisor:
             settings = servers.start()
             applied = migrate(settings.DATABASE_URL or "")
             logger.info("schema up to date", applied=len(applied))
+            settings = self._start_local_model(settings, stack)
             if self.stop_requested.is_set():
                 return
             stack.callback(self._stop_ray)
@@ -58,6 +62,19 @@ class Supervisor:
             self.stop_requested.wait()
             logger.info("stopping")
         logger.info("stopped")
+
+    def _start_local_model(self, settings: Settings, stack: ExitStack) -> Settings:
+        """Settings pointing at the local model server, started when no endpoint is configured;
+        unchanged (extractive answers) when it is off or cannot run here, which is said once."""
+        if not local_llm.wanted(settings):
+            return settings
+        if reason := local_llm.unavailable_reason(settings):
+            logger.warning("no local model: answers and quizzes are extractive ({})", reason)
+            return settings
+        server = local_llm.LocalModelServer(settings)
+        stack.callback(server.stop)
+        self.local_model = server
+        return server.start()
 
     def _start_ray_side(self, settings: Settings, stack: ExitStack) -> None:
         prepare_environment(settings)  # before the first `import ray`
@@ -83,8 +100,9 @@ class Supervisor:
 
     def _record_ray_processes(self) -> None:
         ours = {"postgres", "redis-server"}
+        model_pid = self.local_model.pid if self.local_model is not None else None
         children = psutil.Process().children(recursive=True)
-        self.ray_record.save([p for p in children if p.name() not in ours])
+        self.ray_record.save([p for p in children if p.name() not in ours and p.pid != model_pid])
 
     def _stop_ray(self) -> None:
         import ray
@@ -98,4 +116,6 @@ class Supervisor:
         token = ray_token_path()
         dashboard = "" if settings.RAY_ADDRESS else (f", Ray dashboard http://127.0.0.1:{settings.DASHBOARD_PORT}"
                                                      + (f" (its token: {token})" if token else ""))
-        logger.info("Ustadh ready: API {}/healthz{}", base, dashboard)
+        model = (f", local model {settings.LOCAL_LLM_MODEL} at {settings.LOCAL_LLM_URL}" if settings.llm_local
+                 else "")
+        logger.info("Ustadh ready: API {}/healthz{}{}", base, dashboard, model)

@@ -9,11 +9,12 @@ import redis.asyncio as aioredis
 from actors import registry
 from actors.tracing import call
 from core.config import Settings
-from core.health import Probe, postgres_alive, probe, redis_alive
+from core.health import Probe, local_model_alive, postgres_alive, probe, redis_alive
 
 
 class HealthReport:
-    """Probes PostgreSQL, Redis and every system actor (the vector store reports Milvus)."""
+    """Probes PostgreSQL, Redis, every system actor (the vector store reports Milvus) and the local
+    model server when `ustadh up` runs one."""
 
     def __init__(self, settings: Settings, redis_client: aioredis.Redis) -> None:
         self.settings = settings
@@ -31,6 +32,9 @@ class HealthReport:
         report = {"postgres": results[0], "redis": results[1]}
         report.update({f"actor:{name}": result for name, result in zip(names, results[2:])})
         report["milvus"] = self._milvus(report[f"actor:{registry.VECTOR_STORE}"])
+        if self.settings.llm_local and self.settings.LOCAL_LLM_URL:
+            report["local_model"] = await probe(local_model_alive(self.settings.LOCAL_LLM_URL, self.timeout),
+                                                self.timeout)
         return report
 
     async def _ping_actor(self, name: str) -> dict[str, Any]:

@@ -216,14 +216,14 @@ class _Ports:
     async def translate(self, query: Query) -> list[str]:
         """The query in the other course languages (LLM, cached in Redis); [] offline or on failure."""
         llm = self.app.llm
-        if not llm.configured:
+        if not self.app.settings.llm_translates_queries:
             return []
         key = f"qtr:{llm.name}:{_digest(query.language + '|' + query.text)}"
         cached = await _cache_get(self.app.redis, key)
         if cached is not None:
             return json.loads(cached)
         try:
-            reply, _ = await llm.complete(translation_messages(query.text, query.language), 200)
+            reply, _ = await llm.complete(translation_messages(query.text, query.language), 200, json_mode=True)
         except LLMUnavailable:
             return []
         texts = list(parse_translations(reply, query.text, query.language).values())

@@ -13,6 +13,8 @@ Admission counts live in Redis: when Redis does not answer, the request is refus
 before anything is reserved.
 
 `ask` streams events to the bot and to `POST /chat/ask`:
+  {"type": "waiting"}                          no first token yet after WAIT_NOTICE_S: the model is busy
+                                               with earlier questions (they are served in order)
   {"type": "delta", "text"}                    a piece of the LLM's answer
   {"type": "reset"}                            drop the pieces so far (the LLM failed mid-answer)
   {"type": "done", "text", "sources", "mode", "language", "charged", "replayed"}
@@ -25,7 +27,7 @@ import hashlib
 import math
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -36,6 +38,7 @@ from ray import serve
 from ray.util.metrics import Counter, Gauge
 
 from actors.wallet_client import Wallet
+from core.answer.checks import checked_answer, is_refusal
 from core.answer.extractive import extractive_answer
 from core.answer.prompt import NOT_IN_MATERIAL, grounded_messages
 from core.answer.sources import cited_numbers, number_sources
@@ -63,6 +66,7 @@ from serve_app.loopback import keep_replica_grpc_on_loopback
 
 keep_replica_grpc_on_loopback()
 _QUIZ_TOKENS_PER_QUESTION = 200
+WAIT_NOTICE_S = 8.0
 
 
 class Refused(Exception):
@@ -98,18 +102,20 @@ class TutorApp:
         self.breaker_open = Gauge("ustadh_breaker_open", "1 while the circuit breaker refuses calls",
                                   tag_keys=("endpoint",))
 
-    async def ask(self, user_id: int, question: str, key: str, request_id: str | None = None
-                  ) -> AsyncIterator[dict[str, Any]]:
-        """Stream the answer to one question (see the module docstring for the events)."""
+    async def ask(self, user_id: int, question: str, key: str, request_id: str | None = None,
+                  source_ids: list[int] | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Stream the answer to one question (see the module docstring for the events), from the
+        public material, or from the sources `source_ids` names (evaluation, admins)."""
         with bound(request_id) as rid:
-            async for event in _Answer(self, user_id, question, key, rid).run():
+            async for event in _Answer(self, user_id, question, key, rid, source_ids).run():
                 yield event
 
     async def quiz(self, user_id: int, topic: str, count: int, key: str,
-                   request_id: str | None = None) -> dict[str, Any]:
-        """Make (and bill) a quiz of `count` questions: due reviews first, then new ones on `topic`."""
+                   request_id: str | None = None, source_ids: list[int] | None = None) -> dict[str, Any]:
+        """Make (and bill) a quiz of `count` questions: due reviews first, then new ones on `topic`
+        (from the public material, or from the sources `source_ids` names)."""
         with bound(request_id) as rid:
-            return await _Quiz(self, user_id, topic, count, key, rid).run()
+            return await _Quiz(self, user_id, topic, count, key, rid, source_ids).run()
 
     async def poll_sent(self, question_id: str, poll_id: str) -> None:
         await quiz_store.attach_poll(await self.pool(), question_id, poll_id)
@@ -216,10 +222,11 @@ class TutorApp:
         except LedgerError as exc:  # already resolved (e.g. expired): nothing is held any more
             logger.info("void after failure found the reservation resolved", error=str(exc))
 
-    async def search(self, text: str, k: int, tier: Tier, request_id: str) -> list[dict[str, Any]]:
+    async def search(self, text: str, k: int, tier: Tier, request_id: str,
+                     source_ids: list[int] | None = None) -> list[dict[str, Any]]:
         if self.retriever is None:
             self.retriever = await asyncio.to_thread(retrieval_client.deployment_handle)
-        return await self.retriever.retrieve.remote(text, k, None, tier.name, None, request_id)
+        return await self.retriever.retrieve.remote(text, k, None, tier.name, source_ids, request_id)
 
     def model_for_billing(self) -> str:
         return self.llm.name if self.llm.configured else EXTRACTIVE
@@ -248,8 +255,10 @@ class TutorApp:
 class _Answer:
     """One question's way through the flow; `run` yields the events."""
 
-    def __init__(self, app: TutorApp, user_id: int, question: str, key: str, request_id: str) -> None:
+    def __init__(self, app: TutorApp, user_id: int, question: str, key: str, request_id: str,
+                 source_ids: list[int] | None) -> None:
         self.app, self.user_id, self.question, self.key, self.request_id = app, user_id, question, key, request_id
+        self.source_ids = source_ids
         self.started = time.perf_counter()
         self.language: str | None = None
 
@@ -259,7 +268,7 @@ class _Answer:
             self.language = query.language
             tier, _ = await self.app.learner(self.user_id)
             await self.app.admit(self.user_id, tier)
-            budget = self.app.settings.ANSWER_CONTEXT_TOKENS
+            budget = self.app.settings.answer_context_tokens
             reservation = await self.app.reserve(
                 self.user_id, tier, reservation_amount(self.app.model_for_billing(), budget, tier.name),
                 self.key, f"answer:{digest(query.text)}")
@@ -284,7 +293,7 @@ class _Answer:
                       earlier: Reservation | None) -> AsyncIterator[dict[str, Any]]:
         settled = False
         try:
-            hits = await self.app.search(text, tier.retrieval_k, tier, self.request_id)
+            hits = await self.app.search(text, tier.retrieval_k, tier, self.request_id, self.source_ids)
             history = await self.app.history(self.user_id)
             made = _Made()
             async for event in self._compose(text, hits, history, tier, made):
@@ -326,19 +335,19 @@ class _Answer:
             return
         if self.app.llm.configured:
             messages, _ = grounded_messages(text, hits, language, history,
-                                            max_context_tokens=self.app.settings.ANSWER_CONTEXT_TOKENS)
+                                            max_context_tokens=self.app.settings.answer_context_tokens)
             completion = self.app.llm.stream(messages, tier.max_answer_tokens)
             streamed = False
             try:
-                async for piece in completion:
-                    streamed = True
-                    yield {"type": "delta", "text": piece}
-                made.from_llm(self.app.llm.name, completion.text, completion.usage, hits)
+                async for event in _with_wait_notice(completion):
+                    streamed = streamed or event["type"] == "delta"
+                    yield event
+                made.from_llm(self.app.llm.name, checked_answer(completion.text, hits), completion.usage, hits)
                 return
             except LLMUnavailable:
                 if streamed:
                     yield {"type": "reset"}
-        made.extractive(text, hits, language, tier, self.app.settings.ANSWER_CONTEXT_TOKENS)
+        made.extractive(text, hits, language, tier, self.app.settings.answer_context_tokens)
 
     async def _record(self, status: str, *, mode: str | None = None, reason: str | None = None,
                       usage: Usage | None = None, cost: int = 0) -> None:
@@ -357,9 +366,10 @@ class _Made:
         self.text, self.mode = NOT_IN_MATERIAL[language], "unsupported"
 
     def from_llm(self, model: str, text: str, usage: Usage, hits: list[dict[str, Any]]) -> None:
+        """The model's checked answer (`core.answer.checks`); a refusal in it cites nothing."""
         self.text, self.mode, self.usage = text, "llm", usage
         self.cost = cost(model, usage.prompt_tokens, usage.completion_tokens)
-        self.sources = _cited(text, hits)
+        self.sources = [] if is_refusal(text) else _cited(text, hits)
 
     def extractive(self, question: str, hits: list[dict[str, Any]], language: str, tier: Tier,
                    budget: int) -> None:
@@ -377,9 +387,10 @@ class _Made:
 class _Quiz:
     """One quiz request: validated, admitted, billed, made from reviews and retrieved passages."""
 
-    def __init__(self, app: TutorApp, user_id: int, topic: str, count: int, key: str, request_id: str) -> None:
+    def __init__(self, app: TutorApp, user_id: int, topic: str, count: int, key: str, request_id: str,
+                 source_ids: list[int] | None) -> None:
         self.app, self.user_id, self.topic, self.count, self.key = app, user_id, topic, count, key
-        self.request_id = request_id
+        self.request_id, self.source_ids = request_id, source_ids
         self.started = time.perf_counter()
 
     async def run(self) -> dict[str, Any]:
@@ -391,7 +402,7 @@ class _Quiz:
                 return self._again(*made, query)
             tier, _ = await self.app.learner(self.user_id)
             await self.app.admit(self.user_id, tier)
-            tokens = self.app.settings.ANSWER_CONTEXT_TOKENS
+            tokens = self.app.settings.answer_context_tokens
             amount = cost(self.app.model_for_billing(), tokens, self.count * _QUIZ_TOKENS_PER_QUESTION)
             reservation = await self.app.reserve(self.user_id, tier, amount, self.key,
                                                  f"quiz:{digest(query.text, str(self.count))}")
@@ -416,7 +427,8 @@ class _Quiz:
         try:
             pool = await self.app.pool()
             reviews = await quiz_store.due_reviews(pool, self.user_id, math.ceil(self.count / 2))
-            hits = await self.app.search(topic, max(tier.retrieval_k, 2 * self.count), tier, self.request_id)
+            hits = await self.app.search(topic, max(tier.retrieval_k, 2 * self.count), tier, self.request_id,
+                                         self.source_ids)
             fresh, usage, model = await self._fresh(topic, hits, language, self.count - len(reviews))
             if not fresh and not reviews:
                 await self.app.abandon(reservation, self.key, self.user_id)
@@ -444,16 +456,17 @@ class _Quiz:
         if wanted <= 0 or not hits:
             return [], Usage(), EXTRACTIVE
         if self.app.llm.configured:
-            messages = quiz_messages(topic, hits, wanted, language)
+            messages = quiz_messages(topic, hits, wanted, language, self.app.settings.answer_context_tokens)
             try:
-                text, usage = await self.app.llm.complete(messages, wanted * _QUIZ_TOKENS_PER_QUESTION)
+                text, usage = await self.app.llm.complete(messages, wanted * _QUIZ_TOKENS_PER_QUESTION,
+                                                          json_mode=True)
                 questions = parse_quiz(text, hits, wanted)
                 if questions:
                     return questions, usage, self.app.llm.name
             except LLMUnavailable:
                 pass
         questions = cloze_questions(hits, wanted, language, [h["text"] for h in hits], random.Random(self.key))
-        read = min(sum(count_tokens(h["text"]) for h in hits), self.app.settings.ANSWER_CONTEXT_TOKENS)
+        read = min(sum(count_tokens(h["text"]) for h in hits), self.app.settings.answer_context_tokens)
         written = min(sum(count_tokens(q.question + " ".join(q.options)) for q in questions),
                       wanted * _QUIZ_TOKENS_PER_QUESTION)
         return questions, Usage(read, written), EXTRACTIVE
@@ -462,6 +475,25 @@ class _Quiz:
                       usage: Usage | None = None, cost: int = 0) -> None:
         await self.app.record("quiz", self.user_id, self.request_id, self.started, status, mode=mode, reason=reason,
                               usage=usage, cost=cost)
+
+
+async def _with_wait_notice(completion: AsyncIterable[str]) -> AsyncIterator[dict[str, Any]]:
+    """The completion's pieces as delta events, with one waiting event first when the first piece
+    takes longer than WAIT_NOTICE_S (the model is answering earlier questions)."""
+    pieces = aiter(completion)
+    first = asyncio.ensure_future(anext(pieces))
+    try:
+        done, _ = await asyncio.wait({first}, timeout=WAIT_NOTICE_S)
+        if not done:
+            yield {"type": "waiting"}
+        piece = await first
+    except StopAsyncIteration:
+        return
+    finally:
+        first.cancel()
+    yield {"type": "delta", "text": piece}
+    async for piece in pieces:
+        yield {"type": "delta", "text": piece}
 
 
 def digest(*parts: str) -> str:

@@ -24,16 +24,19 @@ class Tutor:
     def __init__(self, handle: Any = None) -> None:
         self._handle = handle
 
-    async def ask(self, user_id: int, question: str, key: str) -> AsyncIterator[dict[str, Any]]:
+    async def ask(self, user_id: int, question: str, key: str, source_ids: list[int] | None = None
+                  ) -> AsyncIterator[dict[str, Any]]:
         try:
-            stream = self._deployment().options(stream=True).ask.remote(user_id, question, key, current_request_id())
+            stream = self._deployment().options(stream=True).ask.remote(user_id, question, key, current_request_id(),
+                                                                         source_ids)
             async for event in stream:
                 yield event
         except (RayTaskError, RayActorError, ValueError, RuntimeError) as exc:
             raise self._unavailable(exc) from None
 
-    async def quiz(self, user_id: int, topic: str, count: int, key: str) -> dict[str, Any]:
-        return await self._call("quiz", user_id, topic, count, key, current_request_id())
+    async def quiz(self, user_id: int, topic: str, count: int, key: str,
+                   source_ids: list[int] | None = None) -> dict[str, Any]:
+        return await self._call("quiz", user_id, topic, count, key, current_request_id(), source_ids)
 
     async def poll_sent(self, question_id: str, poll_id: str) -> None:
         await self._call("poll_sent", question_id, poll_id)

@@ -32,6 +32,8 @@ async def ask(message: Message, bot: Bot, user: User, tutor: Tutor, settings: Se
                     await stream.update(text)
                 elif event["type"] == "reset":
                     text = ""
+                elif event["type"] == "waiting":
+                    await stream.update(t.plain("answer_queued"))
                 elif event["type"] == "done":
                     await stream.finish(render_answer(t, event))
                 else:

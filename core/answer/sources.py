@@ -82,6 +82,17 @@ def cited_numbers(answer: str, count: int | None = None) -> list[int]:
     return cited
 
 
+def keep_given_citations(text: str, count: int) -> str:
+    """`text` with citation numbers outside 1..count removed (a mark left empty goes entirely), for
+    an answer that cited a passage it was not given."""
+    def rewrite(match: regex.Match[str]) -> str:
+        kept = [n for n in dict.fromkeys(_numbers(match.group(1))) if 1 <= n <= count]
+        return "".join(f"[{n}]" for n in kept)
+
+    cleaned = regex.sub(r"[ \t]{2,}", " ", _CITATION.sub(rewrite, text))
+    return regex.sub(r"[ \t]+([.,;:!?،؛])", r"\1", cleaned).strip()
+
+
 def strip_citations(text: str) -> str:
     """`text` without its [n] citation marks (for replaying an old answer whose numbers are stale)."""
     return regex.sub(r"[ \t]*" + _CITATION.pattern, "", text)

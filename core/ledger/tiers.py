@@ -46,6 +46,10 @@ PRICES: dict[str, Price] = {
     "gpt-4o-mini": Price("gpt-4o-mini", input_per_million=15 * MICRO, output_per_million=60 * MICRO),
     "gpt-4o": Price("gpt-4o", input_per_million=250 * MICRO, output_per_million=1000 * MICRO),
     "text-embedding-3-small": Price("text-embedding-3-small", input_per_million=2 * MICRO, output_per_million=0),
+    # The local models `ustadh up` serves on the machine's own CPU (core.llm.local_models): cheaper than
+    # a remote model, dearer than quoting, since they read and write every token.
+    "qwen2.5-1.5b": Price("qwen2.5-1.5b", input_per_million=3 * MICRO, output_per_million=12 * MICRO),
+    "smollm2-135m": Price("smollm2-135m", input_per_million=3 * MICRO, output_per_million=12 * MICRO),
     # Offline answers and quizzes (no LLM): quoting the material costs a token-priced fee below any model's.
     EXTRACTIVE: Price(EXTRACTIVE, input_per_million=1 * MICRO, output_per_million=4 * MICRO),
 }

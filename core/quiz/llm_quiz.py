@@ -76,10 +76,23 @@ def _numbered(passages: Sequence[Passage], language: str) -> str:
     return "\n\n".join(blocks)
 
 
-def quiz_messages(topic: str, passages: Sequence[Passage], n: int, language: str) -> list[dict[str, str]]:
+def _within(passages: Sequence[Passage], budget: int) -> list[Passage]:
+    kept, used = [], 0
+    for passage in passages:
+        used += min(count_tokens(passage["text"]), MAX_PASSAGE_TOKENS)
+        if kept and used > budget:
+            break
+        kept.append(passage)
+    return kept
+
+
+def quiz_messages(topic: str, passages: Sequence[Passage], n: int, language: str,
+                  passage_tokens: int | None = None) -> list[dict[str, str]]:
     """Chat messages asking for `n` (1-10) quiz questions on `topic` from `passages`, in `language`
-    ("ar", "fr", "en", or a language name), as strict JSON."""
+    ("ar", "fr", "en", or a language name), as strict JSON; with `passage_tokens`, only the
+    best-ranked passages that fit in that many tokens together (at least one)."""
     n = max(1, min(n, MAX_QUESTIONS))
+    passages = _within(passages, passage_tokens) if passage_tokens is not None else passages
     system = _SYSTEM.format(language=_language_name(language), n=n)
     user = f"Topic: {_SPACE.sub(' ', topic).strip()}\n\nPassages:\n\n{_numbered(passages, language)}"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
