@@ -46,7 +46,9 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] =
     "ingest": ("ingest files, directories or URLs through the running system, with a progress bar", run_ingest),
     "reindex": ("embed every chunk with the current embedding model, then switch readers to it", run_reindex),
     "sync": ("crawl a web source now through the running system, with a progress bar", run_sync),
-    "eval": ("measure retrieval on ../shared/eval (recall@k, MRR, nDCG@10) beside the BM25 baseline", run_eval),
+    "eval": ("measure retrieval on ../shared/eval (recall@k, MRR, nDCG@10) beside the BM25 baseline; "
+             "--answers: the Tutor's answers (contains-gold, F1, citations, language, refusals, TTFT) beside the "
+             "extractive path; --quizzes: the share of valid quiz items", run_eval),
 }
 
 
@@ -67,7 +69,11 @@ def parser() -> argparse.ArgumentParser:
         if name == "eval":
             command.add_argument("--eval-dir", default=str(EVAL))
             command.add_argument("--passages", type=int, default=None, help="first N passages per set")
-            command.add_argument("--questions", type=int, default=None, help="first N questions per set")
+            command.add_argument("--questions", type=int, default=None,
+                                 help="first N questions per set (--answers: N per set, default 25; "
+                                      "--quizzes: N items per language, default 10)")
+            command.add_argument("--answers", action="store_true", help="evaluate the Tutor's answers")
+            command.add_argument("--quizzes", action="store_true", help="evaluate the Tutor's quiz items")
     return root
 
 

@@ -4,8 +4,13 @@ Through the running system, like `ustadh ingest`: every eval passage is ingested
 an admin-only source per set and language (`eval:xquad:ar`, ...; re-runs find them unchanged), then
 every question goes to the Retriever deployment, searching only its set's source, exactly as a
 learner's question goes (dense + BM25, fused, reranked when the tier reranks and an LLM is set).
-Cross-lingual: XQuAD's Arabic questions over the English passages (ids line up). Prints recall@1/5/10,
-MRR and nDCG@10 per set and language, with the baseline's recall beside ours and the targets.
+Cross-lingual: XQuAD's Arabic questions over the English passages (ids line up), and over the
+English and French passages searched together (a user's corpus mixes languages; the gold is still
+the English passage). Prints recall@1/5/10, MRR and nDCG@10 per set and language, with the
+baseline's recall beside ours and the targets.
+
+`--answers` and `--quizzes` measure the Tutor instead (`ops.eval_answers`, `ops.eval_quizzes`) on
+the same indexed passages.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import argparse
 import asyncio
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,14 +30,15 @@ from core.retrieval.metrics import Scores, score
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 SETS = (("xquad", "ar"), ("xquad", "en"), ("piaf", "fr"))
-TARGETS = {"xquad ar": 0.95, "xquad en": 0.95, "piaf fr": 0.90, "xquad ar→en": 0.85}
+MIXED = "xquad ar→en+fr (mixed)"
+TARGETS = {"xquad ar": 0.95, "xquad en": 0.95, "piaf fr": 0.90, "xquad ar→en": 0.85, MIXED: 0.85}
 _CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
 class EvalSet:
     name: str
-    source: str               # whose passages are searched
+    sources: tuple[str, ...]  # whose passages are searched, together
     questions: list[dict[str, Any]]
     gold: list[str]
 
@@ -72,14 +79,15 @@ def eval_sets(root: Path, limit: int | None, max_questions: int | None) -> list[
         kept = {p["id"] for p in [p for p in load(root / name / "passages.jsonl") if p["lang"] == lang][:limit]}
         questions = [q for q in load(root / name / "questions.jsonl") if q["lang"] == lang and q["passage_id"] in kept]
         questions = questions[:max_questions]
-        sets.append(EvalSet(f"{name} {lang}", f"{name} {lang}", questions, [q["passage_id"] for q in questions]))
+        sets.append(EvalSet(f"{name} {lang}", (f"{name} {lang}",), questions, [q["passage_id"] for q in questions]))
     arabic = sets[0]
-    sets.append(EvalSet("xquad ar→en", "xquad en", arabic.questions,
-                        [g.replace("xquad-ar-", "xquad-en-") for g in arabic.gold]))
+    english_gold = [g.replace("xquad-ar-", "xquad-en-") for g in arabic.gold]
+    sets.append(EvalSet("xquad ar→en", ("xquad en",), arabic.questions, english_gold))
+    sets.append(EvalSet(MIXED, ("xquad en", "piaf fr"), arabic.questions, english_gold))
     return sets
 
 
-async def rankings(evalset: EvalSet, source_id: int, bar: tqdm) -> list[list[str]]:
+async def rankings(evalset: EvalSet, source_ids: list[int], bar: tqdm) -> list[list[str]]:
     from serve_app.retrieval_client import deployment_handle
 
     handle = deployment_handle()
@@ -87,22 +95,22 @@ async def rankings(evalset: EvalSet, source_id: int, bar: tqdm) -> list[list[str
 
     async def one(question: dict[str, Any]) -> list[str]:
         async with gate:
-            hits = await handle.retrieve.remote(question["question"], 10, None, "standard", [source_id])
+            hits = await handle.retrieve.remote(question["question"], 10, None, "standard", source_ids)
         bar.update(1)
         return list(dict.fromkeys(hit["source"].removeprefix("eval:") for hit in hits))  # chunks → passages
 
     return list(await asyncio.gather(*(one(q) for q in evalset.questions)))
 
 
-async def evaluate(root: Path, limit: int | None, max_questions: int | None) -> tuple[list[tuple[str, Scores]], int]:
-    sources, failed = await ingest_passages(root, limit)
+async def retrieval(root: Path, sources: dict[str, int], limit: int | None,
+                    max_questions: int | None) -> list[tuple[str, Scores]]:
     sets = eval_sets(root, limit, max_questions)
     results = []
     with tqdm(total=sum(len(s.questions) for s in sets), unit="question", desc="retrieving") as bar:
         for evalset in sets:
-            ranked = await rankings(evalset, sources[evalset.source], bar)
+            ranked = await rankings(evalset, [sources[name] for name in evalset.sources], bar)
             results.append((evalset.name, score(ranked, evalset.gold)))
-    return results, failed
+    return results
 
 
 def table(results: list[tuple[str, Scores]], base: dict[str, dict[int, float]]) -> list[str]:
@@ -118,16 +126,53 @@ def table(results: list[tuple[str, Scores]], base: dict[str, dict[int, float]]) 
     return lines
 
 
+async def evaluate(settings: Settings, root: Path, args: argparse.Namespace) -> list[str]:
+    """Index the passages, run the evaluations asked for; the report's lines."""
+    from ops import eval_answers, eval_quizzes
+    from ops.eval_learner import eval_learner
+
+    sources, failed = await ingest_passages(root, args.passages)
+    lines = []
+    if not (args.answers or args.quizzes):
+        lines += table(await retrieval(root, sources, args.passages, args.questions), baseline(root / "README.md"))
+    if args.answers or args.quizzes:
+        run = uuid.uuid4().hex[:12]
+        async with eval_learner(settings, planned_requests(args)) as learner:
+            if args.answers:
+                lines += await eval_answers.evaluate(settings, root, args.passages, args.questions or
+                                                     eval_answers.DEFAULT_QUESTIONS, sources, learner, run)
+            if args.quizzes:
+                lines += ["", *await eval_quizzes.evaluate(root, args.passages, args.questions or
+                                                          eval_quizzes.DEFAULT_ITEMS, sources, learner, run)]
+    if failed:
+        lines.append(f"{failed} passage(s) failed to ingest; their questions count as misses")
+    return lines
+
+
+def planned_requests(args: argparse.Namespace) -> int:
+    """Most Tutor requests `--answers` / `--quizzes` make (a quiz per wanted item at worst)."""
+    from ops import eval_answers, eval_quizzes
+
+    answers = len(eval_answers.SETS) * (args.questions or eval_answers.DEFAULT_QUESTIONS) if args.answers else 0
+    quizzes = len(eval_quizzes.LANGUAGES) * (args.questions or eval_quizzes.DEFAULT_ITEMS) if args.quizzes else 0
+    return answers + quizzes
+
+
 def run_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from ops.eval_learner import MAX_REQUESTS
     from ops.ray_local import join_running_system
 
     root = Path(args.eval_dir)
     if not (root / "README.md").exists():
         print(f"no evaluation data at {root}")
         return 2
+    if args.questions is not None and args.questions < 1:
+        print("--questions must be at least 1")
+        return 2
+    if planned_requests(args) > MAX_REQUESTS:
+        print(f"{planned_requests(args)} Tutor requests planned; the eval learner's tier allows {MAX_REQUESTS} a day: "
+              "ask for fewer --questions")
+        return 2
     join_running_system(settings)
-    results, failed = asyncio.run(evaluate(root, args.passages, args.questions))
-    print("\n".join(table(results, baseline(root / "README.md"))))
-    if failed:
-        print(f"{failed} passage(s) failed to ingest; their questions count as misses")
+    print("\n".join(asyncio.run(evaluate(settings, root, args))))
     return 0

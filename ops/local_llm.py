@@ -58,14 +58,16 @@ class LocalModelServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.model = MODELS[settings.LOCAL_LLM_MODEL]
-        self.config = settings.run_dir / "llm_server.json"
-        self.pidfile = settings.run_dir / "llm_server.pid"
+        port = settings.LOCAL_LLM_PORT  # run files per port: a leftover is the one that held this port
+        self.config = settings.run_dir / f"llm_server-{port}.json"
+        self.pidfile = settings.run_dir / f"llm_server-{port}.pid"
         self.log = settings.DATA_DIR / "logs" / "llm_server.log"
         self.url = f"http://127.0.0.1:{settings.LOCAL_LLM_PORT}/v1"
         self.key = secrets.token_urlsafe(24)
         self.proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
         self._stopping = threading.Event()
+        self._lock = threading.Lock()
         self._watchdog: threading.Thread | None = None
 
     def start(self, timeout: float = 120.0) -> Settings:
@@ -81,7 +83,8 @@ class LocalModelServer:
 
     def stop(self) -> None:
         self._stopping.set()
-        proc = self.proc
+        with self._lock:
+            proc = self.proc
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGINT)
             try:
@@ -133,6 +136,7 @@ class LocalModelServer:
 
     def _watch(self) -> None:
         """Restart the server when it exits while we are not stopping (backing off between tries)."""
+        failures = 0
         while not self._stopping.is_set():
             proc = self.proc
             if proc is None or proc.poll() is None:
@@ -140,16 +144,20 @@ class LocalModelServer:
                 continue
             if self._stopping.is_set():
                 return
-            pause = _RESTART_BACKOFF_S[min(self.restarts, len(_RESTART_BACKOFF_S) - 1)]
+            pause = _RESTART_BACKOFF_S[min(failures, len(_RESTART_BACKOFF_S) - 1)]
             logger.error("the local model server exited; restarting it", code=proc.returncode, in_s=pause)
             if self._stopping.wait(pause):
                 return
-            self.restarts += 1
             try:
-                self._spawn()
+                with self._lock:  # stop() cannot slip between the check and the new process
+                    if self._stopping.is_set():
+                        return
+                    self._spawn()
                 self._wait_ready(120.0)
+                self.restarts, failures = self.restarts + 1, 0
                 logger.info("local model server restarted", restarts=self.restarts)
             except EmbeddedError as exc:
+                failures += 1
                 logger.error("local model server restart failed", error=str(exc))
 
     def _stop_leftover(self) -> None:

@@ -147,22 +147,23 @@ def test_grounded_messages_shape_language_and_history() -> None:
     history = [("ما هي القراءة؟", "القراءة مفتاح المعرفة [1]."), ("وما الكتابة؟", "الكتابة أداتها [1][2].")]
     messages, tokens = grounded_messages("ماذا يتعلم الطلاب في المحاظر؟", CORPUS, "ar", history, 5000)
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
-    assert NOT_IN_MATERIAL["ar"] in messages[0]["content"] and "Arabic" in messages[0]["content"]
+    assert NOT_IN_MATERIAL["ar"] in messages[-1]["content"] and "in Arabic" in messages[-1]["content"]
     assert messages[2]["content"] == "القراءة مفتاح المعرفة." and "[" not in messages[4]["content"]
     final = messages[-1]["content"]
     assert final.index("[1] Leçon 1, p. 1\n" + ARABIC) < final.index("[6] Leçon 6, p. 6\n" + ENGLISH_2)
-    assert final.endswith("Question: ماذا يتعلم الطلاب في المحاظر؟")
+    assert "Question: ماذا يتعلم الطلاب في المحاظر؟\n\nWrite your answer in Arabic" in final
     assert tokens == messages_tokens(messages) == 3 + sum(3 + count_tokens(m["role"]) + count_tokens(m["content"])
                                                           for m in messages)
     hassaniya, _ = grounded_messages(HASSANIYA[:60], CORPUS, "ar")
-    assert "Hassaniya" in hassaniya[0]["content"] and NOT_IN_MATERIAL["ar"] in hassaniya[0]["content"]
+    assert "Hassaniya" in hassaniya[-1]["content"] and NOT_IN_MATERIAL["ar"] in hassaniya[-1]["content"]
     french, _ = grounded_messages("Qu'est-ce que la photosynthèse ?", CORPUS, "fr")
-    assert NOT_IN_MATERIAL["fr"] in french[0]["content"] and "in French" in french[0]["content"]
+    assert NOT_IN_MATERIAL["fr"] in french[-1]["content"] and "in French" in french[-1]["content"]
+    assert french[0] == hassaniya[0] == messages[0]  # one system prompt for every question: its prefix is reused
     assert answer_language("Qu'est-ce que la photosynthèse ?", "") == "fr"
     assert answer_language("شنهو درس اليوم؟", "hassaniya") == "ar"
 
 
-@pytest.mark.parametrize("budget", [260, 330, 420, 600, 900, 1400, 2500])
+@pytest.mark.parametrize("budget", [330, 380, 420, 600, 900, 1400, 2500])
 def test_grounded_messages_stay_within_budget_and_keep_the_best_passage(budget: int) -> None:
     history = [(f"Question {i} sur la Révolution ?", FRENCH_2 + f" [{i}]") for i in range(5)]
     messages, tokens = grounded_messages("Qu'a proclamé l'Assemblée nationale en 1789 ?", CORPUS, "fr",

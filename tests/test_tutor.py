@@ -47,9 +47,8 @@ _LANGUAGE_NAMES = {"Arabic": "ar", "French": "fr", "English": "en"}
 
 
 def requested_language(request: dict[str, Any]) -> str:
-    """The language the Tutor's system prompt asks the answer in."""
-    system = " ".join(m["content"] for m in request["messages"] if m["role"] == "system")
-    found = re.search(r"Write your answer in (\w+)", system)
+    """The language the Tutor's prompt asks the answer in (its last message says)."""
+    found = re.search(r"Write your answer in (\w+)", request["messages"][-1]["content"])
     return _LANGUAGE_NAMES.get(found.group(1), "en") if found else "en"
 
 

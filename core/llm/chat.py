@@ -49,7 +49,7 @@ class Completion:
         try:
             stream = await client.chat.completions.create(
                 model=self._model.name, messages=list(self._messages), max_tokens=self._max_tokens,
-                temperature=0.2, stream=True, stream_options={"include_usage": True},
+                temperature=0, stream=True, stream_options={"include_usage": True},
                 **({"response_format": {"type": "json_object"}} if self._json else {}))
             async for chunk in stream:
                 if chunk.usage is not None:

@@ -1,0 +1,162 @@
+"""`ustadh eval --quizzes`: how many of the running Tutor's quiz items are valid, per language and
+generator.
+
+For each language (ar: XQuAD ar, en: XQuAD en, fr: PIAF fr) the Tutor makes quizzes of
+`PER_QUIZ` items, one at a time, as the eval learner (`ops.eval_learner`), each on a topic taken
+from another indexed passage (the first words of its first sentence: in the passage's language,
+which is the language the quiz is written in) and searching that language's source only, until
+the wanted number of items came back. The generator of a quiz is the mode its `questions` row
+records: "llm" (the model's JSON) or "extractive" (cloze).
+
+An item is valid when it fits Telegram's quiz-poll limits (`core.quiz.telegram_limits`: question
+1-300, 2-10 options of 1-100, explanation at most 200 with at most 2 line feeds, correct index in
+range), has exactly 4 distinct options (after matching normalisation), and its correct option is
+supported by the chunk it cites: its normalised text occurs in the chunk's, or more than half of
+its content terms (`core.retrieval.analysis.terms`) do.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from core.quiz.telegram_limits import MAX_EXPLANATION, MAX_OPTION, MAX_OPTIONS, MAX_QUESTION, MIN_OPTIONS, tg_len
+from core.request_id import bound
+from core.retrieval.analysis import terms
+from core.retrieval.query import parse
+from core.text.arabic import normalise_for_matching
+from core.text.sentences import sentences
+from ops.eval import load
+from ops.eval_learner import Learner
+from ops.eval_scoring import normalise
+
+DEFAULT_ITEMS = 10
+PER_QUIZ = 2
+LANGUAGES = (("ar", "xquad", "xquad ar"), ("en", "xquad", "xquad en"), ("fr", "piaf", "piaf fr"))
+LLM_TARGET = 0.90
+CHECKS = ("Telegram limits", "4 distinct options", "answer in cited chunk")
+_TOPIC_WORDS = 10
+_RETRY = ("rate_limited", "busy")
+
+
+def topic(text: str, language: str) -> str:
+    """The first words of the passage's first sentence, enough for the Tutor to detect their
+    language (the quiz's language) as the passage's."""
+    words = (sentences(text) or [text])[0].split()
+    for n in range(min(_TOPIC_WORDS, len(words)), len(words) + 1):
+        if parse(" ".join(words[:n]), 1, None).language == language:
+            return " ".join(words[:n]).rstrip(",;:،؛")
+    return " ".join(words)
+
+
+def within_limits(item: dict[str, Any]) -> bool:
+    options = item["options"]
+    return (1 <= tg_len(item["question"]) <= MAX_QUESTION and MIN_OPTIONS <= len(options) <= MAX_OPTIONS
+            and all(1 <= tg_len(o) <= MAX_OPTION for o in options) and 0 <= item["correct"] < len(options)
+            and tg_len(item["explanation"]) <= MAX_EXPLANATION and item["explanation"].count("\n") <= 2)
+
+
+def four_distinct(options: list[str]) -> bool:
+    return len(options) == 4 and len({normalise_for_matching(o).strip() for o in options}) == 4
+
+
+def supported(answer: str, chunk: str | None) -> bool:
+    """The answer's text, or more than half of its content terms, found in the chunk."""
+    if not chunk:
+        return False
+    wanted, text = normalise(answer), normalise(chunk)
+    if wanted and f" {wanted} " in f" {text} ":
+        return True
+    content = set(terms(answer))
+    return bool(content) and len(content & set(terms(chunk))) > len(content) / 2
+
+
+def checks(item: dict[str, Any], chunk: str | None) -> tuple[bool, bool, bool]:
+    """Each of CHECKS for one quiz item as the Tutor returns it."""
+    limits = within_limits(item)
+    answer = item["options"][item["correct"]] if 0 <= item["correct"] < len(item["options"]) else ""
+    return limits, four_distinct(item["options"]), supported(answer, chunk)
+
+
+@dataclass
+class Tally:
+    quizzes: int = 0
+    items: int = 0
+    valid: int = 0
+    passed: Counter[str] = field(default_factory=Counter)
+
+    def add(self, results: tuple[bool, bool, bool]) -> None:
+        self.items += 1
+        self.valid += all(results)
+        self.passed.update(name for name, ok in zip(CHECKS, results) if ok)
+
+
+async def _quiz(tutor: Any, learner: Learner, topic_text: str, count: int, key: str,
+                source_id: int) -> tuple[dict[str, Any], str]:
+    """One quiz and its generator, rate limits waited out."""
+    while True:
+        with bound(None) as request_id:
+            quiz = await tutor.quiz(learner.id, topic_text, count, key, source_ids=[source_id])
+        if quiz.get("type") == "refused" and quiz["reason"] in _RETRY:
+            await asyncio.sleep(quiz.get("retry_after_s") or 1)
+            continue
+        record = await learner.record(request_id)
+        return quiz, ((record or {}).get("mode") or "unknown")
+
+
+async def evaluate(root: Path, limit: int | None, per_language: int, sources: dict[str, int],
+                   learner: Learner, run: str) -> list[str]:
+    """Make the quizzes and check their items; the report's lines."""
+    from serve_app.tutor_client import Tutor, TutorUnavailable
+
+    tutor = Tutor()
+    tallies: dict[tuple[str, str], Tally] = {}
+    refusals: Counter[str] = Counter()
+    with tqdm(total=per_language * len(LANGUAGES), unit="item", desc="quizzes") as bar:
+        for language, name, source in LANGUAGES:
+            passages = [p for p in load(root / name / "passages.jsonl") if p["lang"] == language][:limit]
+            made = 0
+            for number, passage in enumerate(passages[::max(1, len(passages) // per_language)][:per_language]):
+                if made >= per_language:
+                    break
+                try:
+                    quiz, mode = await _quiz(tutor, learner, topic(passage["text"], language),
+                                             min(PER_QUIZ, per_language - made), f"eval:{run}:quiz:{language}:{number}",
+                                             sources[source])
+                except TutorUnavailable as exc:
+                    refusals[f"{language} unavailable ({exc})"[:80]] += 1
+                    continue
+                if quiz.get("type") != "quiz":
+                    refusals[f"{language} {quiz.get('reason')}"] += 1
+                    continue
+                tally = tallies.setdefault((language, "LLM" if mode == "llm" else "cloze" if mode == "extractive"
+                                            else mode), Tally())
+                tally.quizzes += 1
+                chunks = await learner.chunks(item["chunk_id"] for item in quiz["questions"])
+                for item in quiz["questions"]:
+                    chunk = chunks.get(item["chunk_id"]) if item["chunk_id"] else None
+                    tally.add(checks(item, chunk.text if chunk else None))
+                made += len(quiz["questions"])
+                bar.update(len(quiz["questions"]))
+    return _report(tallies, refusals)
+
+
+def _report(tallies: dict[tuple[str, str], Tally], refusals: Counter[str]) -> list[str]:
+    lines = [f"| language | generator | quizzes | items | valid | {' | '.join(CHECKS)} |",
+             "|---|---|---|---|---|" + "---|" * len(CHECKS)]
+    misses = []
+    for (language, generator), t in sorted(tallies.items()):
+        share = t.valid / t.items if t.items else 0.0
+        lines.append(f"| {language} | {generator} | {t.quizzes} | {t.items} | {share:.2f} | "
+                     + " | ".join(f"{t.passed[c] / t.items:.2f}" if t.items else "—" for c in CHECKS) + " |")
+        if generator == "LLM" and share < LLM_TARGET:
+            misses.append(f"{language} LLM valid {share:.2f} < {LLM_TARGET:.2f}")
+    verdict = ("; ".join(misses) or "none") if any(g == "LLM" for _, g in tallies) else "no LLM items this run"
+    lines += ["", f"Target: ≥ {LLM_TARGET:.2f} of LLM items valid. Missed: {verdict}."]
+    if refusals:
+        lines.append("Quizzes without items: " + ", ".join(f"{k} ×{n}" for k, n in sorted(refusals.items())) + ".")
+    return lines
