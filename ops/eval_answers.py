@@ -245,7 +245,8 @@ async def evaluate(settings: Settings, root: Path, limit: int | None, per_set: i
     with tqdm(total=len(todo), unit="question", desc="answering") as bar:
         for case in todo:
             source_ids = [sources[case.source]]
-            ours = await system_answer(tutor, learner, case, source_ids, f"eval:{run}:{case.set}:{case.id}")
+            key = f"eval:{run}:{case.set.replace(' ', '-')}:{case.id}"  # request ids have no spaces
+            ours = await system_answer(tutor, learner, case, source_ids, key)
             results[case.set].append((case, ours, await extractive_path(retriever, case, source_ids)))
             bar.update(1)
     path = system_path(settings, Counter(a.mode for triples in results.values() for _, a, _ in triples))
