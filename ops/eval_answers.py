@@ -180,12 +180,13 @@ def summarise(name: str, path: str, pairs: Sequence[tuple[Case, Answer]]) -> Row
     """The metrics of one set on one path (see the module docstring)."""
     answerable = name != "unanswerable"
     said = [(c, a) for c, a in pairs if a.mode != "error"]
+    found = [a.mode != "error" and contains_gold(a.text, c.golds) for c, a in pairs]
     answered = [(c, a) for c, a in said if not refused(a.text, a.mode)]
     decoded = [a.decode for _, a in said if a.decode is not None]
     ttfts = [a.ttft_s for _, a in said if a.ttft_s is not None]
     return Row(
         set=name, path=path, n=len(pairs),
-        contains=_share([a.mode != "error" and contains_gold(a.text, c.golds) for c, a in pairs]) if answerable else None,
+        contains=_share(found) if answerable else None,
         f1=(sum(token_f1(a.text, c.golds) if a.mode != "error" else 0.0 for c, a in pairs) / len(pairs)
             if answerable and pairs else None),
         cited=_share([c.gold_passage in a.passages for c, a in answered]) if answerable else None,
@@ -201,7 +202,9 @@ def system_path(settings: Settings, modes: Counter[str]) -> str:
     """The system's column: its model when some answer says it came from one."""
     if not modes["llm"]:
         return "system, no LLM answer"
-    return f"model {settings.LLM_MODEL}" if settings.llm_endpoint_configured else f"local model {settings.LOCAL_LLM_MODEL}"
+    if settings.llm_endpoint_configured:
+        return f"model {settings.LLM_MODEL}"
+    return f"local model {settings.LOCAL_LLM_MODEL}"
 
 
 def _f(value: float | None, digits: int = 2) -> str:

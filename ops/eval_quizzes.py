@@ -39,6 +39,7 @@ PER_QUIZ = 2
 LANGUAGES = (("ar", "xquad", "xquad ar"), ("en", "xquad", "xquad en"), ("fr", "piaf", "piaf fr"))
 LLM_TARGET = 0.90
 CHECKS = ("Telegram limits", "4 distinct options", "answer in cited chunk")
+GENERATORS = {"llm": "LLM", "extractive": "cloze"}  # the quiz's mode in `questions` → the report's name
 _TOPIC_WORDS = 10
 _RETRY = ("rate_limited", "busy")
 
@@ -108,10 +109,39 @@ async def _quiz(tutor: Any, learner: Learner, topic_text: str, count: int, key: 
         return quiz, ((record or {}).get("mode") or "unknown")
 
 
+async def _language(tutor: Any, learner: Learner, language: str, passages: list[dict[str, Any]], wanted: int,
+                    source_id: int, run: str, bar: tqdm, tallies: dict[tuple[str, str], Tally],
+                    refusals: Counter[str]) -> None:
+    """Quizzes in one language, a topic per passage (spread over them), until `wanted` items came."""
+    from serve_app.tutor_client import TutorUnavailable
+
+    made = 0
+    for number, passage in enumerate(passages[::max(1, len(passages) // wanted)][:wanted]):
+        if made >= wanted:
+            return
+        try:
+            quiz, mode = await _quiz(tutor, learner, topic(passage["text"], language), min(PER_QUIZ, wanted - made),
+                                     f"eval:{run}:quiz:{language}:{number}", source_id)
+        except TutorUnavailable as exc:
+            refusals[f"{language} unavailable ({exc})"[:80]] += 1
+            continue
+        if quiz.get("type") != "quiz":
+            refusals[f"{language} {quiz.get('reason')}"] += 1
+            continue
+        tally = tallies.setdefault((language, GENERATORS.get(mode, mode)), Tally())
+        tally.quizzes += 1
+        chunks = await learner.chunks(item["chunk_id"] for item in quiz["questions"])
+        for item in quiz["questions"]:
+            chunk = chunks.get(item["chunk_id"] or "")
+            tally.add(checks(item, chunk.text if chunk else None))
+        made += len(quiz["questions"])
+        bar.update(len(quiz["questions"]))
+
+
 async def evaluate(root: Path, limit: int | None, per_language: int, sources: dict[str, int],
                    learner: Learner, run: str) -> list[str]:
     """Make the quizzes and check their items; the report's lines."""
-    from serve_app.tutor_client import Tutor, TutorUnavailable
+    from serve_app.tutor_client import Tutor
 
     tutor = Tutor()
     tallies: dict[tuple[str, str], Tally] = {}
@@ -119,29 +149,8 @@ async def evaluate(root: Path, limit: int | None, per_language: int, sources: di
     with tqdm(total=per_language * len(LANGUAGES), unit="item", desc="quizzes") as bar:
         for language, name, source in LANGUAGES:
             passages = [p for p in load(root / name / "passages.jsonl") if p["lang"] == language][:limit]
-            made = 0
-            for number, passage in enumerate(passages[::max(1, len(passages) // per_language)][:per_language]):
-                if made >= per_language:
-                    break
-                try:
-                    quiz, mode = await _quiz(tutor, learner, topic(passage["text"], language),
-                                             min(PER_QUIZ, per_language - made), f"eval:{run}:quiz:{language}:{number}",
-                                             sources[source])
-                except TutorUnavailable as exc:
-                    refusals[f"{language} unavailable ({exc})"[:80]] += 1
-                    continue
-                if quiz.get("type") != "quiz":
-                    refusals[f"{language} {quiz.get('reason')}"] += 1
-                    continue
-                tally = tallies.setdefault((language, "LLM" if mode == "llm" else "cloze" if mode == "extractive"
-                                            else mode), Tally())
-                tally.quizzes += 1
-                chunks = await learner.chunks(item["chunk_id"] for item in quiz["questions"])
-                for item in quiz["questions"]:
-                    chunk = chunks.get(item["chunk_id"]) if item["chunk_id"] else None
-                    tally.add(checks(item, chunk.text if chunk else None))
-                made += len(quiz["questions"])
-                bar.update(len(quiz["questions"]))
+            await _language(tutor, learner, language, passages, per_language, sources[source], run, bar, tallies,
+                            refusals)
     return _report(tallies, refusals)
 
 
@@ -153,9 +162,10 @@ def _report(tallies: dict[tuple[str, str], Tally], refusals: Counter[str]) -> li
         share = t.valid / t.items if t.items else 0.0
         lines.append(f"| {language} | {generator} | {t.quizzes} | {t.items} | {share:.2f} | "
                      + " | ".join(f"{t.passed[c] / t.items:.2f}" if t.items else "—" for c in CHECKS) + " |")
-        if generator == "LLM" and share < LLM_TARGET:
+        if generator == GENERATORS["llm"] and share < LLM_TARGET:
             misses.append(f"{language} LLM valid {share:.2f} < {LLM_TARGET:.2f}")
-    verdict = ("; ".join(misses) or "none") if any(g == "LLM" for _, g in tallies) else "no LLM items this run"
+    llm_items = any(generator == GENERATORS["llm"] for _, generator in tallies)
+    verdict = ("; ".join(misses) or "none") if llm_items else "no LLM items this run"
     lines += ["", f"Target: ≥ {LLM_TARGET:.2f} of LLM items valid. Missed: {verdict}."]
     if refusals:
         lines.append("Quizzes without items: " + ", ".join(f"{k} ×{n}" for k, n in sorted(refusals.items())) + ".")

@@ -105,7 +105,8 @@ def test_refusals_are_recognised_in_every_language() -> None:
 
 
 def test_answer_language() -> None:
-    arabic, english = gold_sentence("xquad-ar-56beb4343aeaaa14008c925f"), gold_sentence("xquad-en-56beb4343aeaaa14008c925f")
+    arabic = gold_sentence("xquad-ar-56beb4343aeaaa14008c925f")
+    english = gold_sentence("xquad-en-56beb4343aeaaa14008c925f")
     assert in_language(arabic + " [1]", "ar") and not in_language(arabic, "en")
     assert in_language(english + " [1]", "en") and not in_language(english, "ar")
     assert in_language(gold_sentence("piaf-fr-p140295460357536"), "fr")
