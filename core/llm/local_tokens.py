@@ -10,6 +10,7 @@ holds these counts to the server's own non-streamed usage for the same request.
 """
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,14 @@ from typing import Any
 
 _lock = threading.Lock()
 _loaded: dict[Path, Any] = {}
+
+
+@atexit.register
+def _close() -> None:
+    """Free the vocabularies before the interpreter tears llama_cpp down (its __del__ fails then)."""
+    for vocabulary in _loaded.values():
+        vocabulary.close()
+    _loaded.clear()
 
 
 def chatml(messages: Sequence[dict[str, str]]) -> str:
