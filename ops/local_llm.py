@@ -7,7 +7,8 @@ file is stopped at the next start), restarted by a watchdog thread when it dies 
 stopped on Ctrl-C. Its configuration is a 0600 JSON file (CONFIG_FILE) rather than arguments, so
 the API key that keeps other local users out never shows in `ps`. Requests are served one at a
 time in arrival order (`interrupt_requests` off: a new request waits instead of cutting off the
-one being streamed).
+one being streamed). `logits_all` is off: the server's default keeps the logits of every prompt
+token, which costs prompt processing time and memory for nothing a chat completion uses.
 
 When the runtime or the model's packages are missing, `ustadh up` says so and runs without it
 (answers and quizzes then take the extractive path), as LOCAL_LLM=off does.
@@ -104,7 +105,8 @@ class LocalModelServer:
                   "interrupt_requests": False,
                   "models": [{"model": str(model_path), "model_alias": self.model.name,
                               "n_ctx": self.settings.LOCAL_LLM_CONTEXT, "n_threads": self.settings.LOCAL_LLM_THREADS,
-                              "n_threads_batch": self.settings.LOCAL_LLM_THREADS, "verbose": False}]}
+                              "n_threads_batch": self.settings.LOCAL_LLM_THREADS, "verbose": False,
+                              "logits_all": False}]}
         self.config.parent.mkdir(parents=True, exist_ok=True)
         self.config.touch(mode=0o600)
         self.config.chmod(0o600)
