@@ -29,6 +29,7 @@ from bot.split import visible_text as visible
 from core.answer.prompt import grounded_messages
 from core.config import Settings
 from core.ledger.tiers import cost
+from core.ledger.tiers import tier as tier_named
 from core.llm import local_tokens
 from core.llm.chat import ChatModel
 from core.llm.local_models import MODELS, LocalModel, ModelMissing, installed, model_file
@@ -205,9 +206,9 @@ async def _recorded(pool: Any, user_id: int, kind: str) -> dict[str, Any]:
     return dict(row)
 
 
-async def _same_prompt(local: Settings, question: str) -> list[dict[str, str]]:
-    """The messages the Tutor sent for a new free-tier learner's question (same hits, no history)."""
-    hits = await deployment_handle().retrieve.remote(question, 4, None, "free", None, None)
+async def _same_prompt(local: Settings, question: str, tier: str = "free") -> list[dict[str, str]]:
+    """The messages the Tutor sent for a new learner's question (same hits, no history)."""
+    hits = await deployment_handle().retrieve.remote(question, tier_named(tier).retrieval_k, None, tier, None, None)
     messages, _ = grounded_messages(question, hits, detect(question), max_context_tokens=local.answer_context_tokens)
     return messages
 
@@ -244,7 +245,7 @@ async def test_a_quiz_from_the_local_model_is_valid_whichever_generator_made_it(
 
 # --- a learner in Telegram ---------------------------------------------------------------------------
 
-ARABIC_QUESTION = "متى بدأت الثورة الفرنسية وأين اجتمعت الجمعية الوطنية؟"
+ARABIC_QUESTION = "في أي سنة بدأت الثورة الفرنسية، حين أعلنت الجمعية الوطنية في فرساي قبل سقوط الباستيل؟"
 
 
 @pytest.fixture(scope="module")
@@ -269,6 +270,11 @@ async def best_tg(ray_system: RaySystem, pool: Any, best_local: Settings) -> Asy
 async def test_an_arabic_question_over_french_material_gets_a_streamed_cited_arabic_answer_billed_exactly(
         material: None, best_tg: Any, best_local: Settings, pool: Any, ray_system: RaySystem) -> None:
     chat = Chat(best_tg, 6_000_000 + uuid.uuid4().int % 1_000_000, "ar")
+    async with pool.connection() as conn:  # a premium learner: the deepest retrieval over the suite's whole corpus
+        await conn.execute("INSERT INTO users (telegram_id, first_name, tier) VALUES (%s, 'ar', 'premium')",
+                           (chat.user_id,))
+    prompt = await _same_prompt(best_local, ARABIC_QUESTION, "premium")
+    assert "1789" in prompt[-1]["content"], "retrieval left the French passage out of the prompt"
     best_tg.message_update(chat_id=chat.user_id, user_id=chat.user_id, text=ARABIC_QUESTION, language_code="ar")
     answer = await chat.reply(timeout=600)
     drafts = [c.params["text"] for c in best_tg.calls("sendMessageDraft") if c.params["chat_id"] == str(chat.user_id)]
@@ -277,7 +283,7 @@ async def test_an_arabic_question_over_french_material_gets_a_streamed_cited_ara
     async with pool.connection() as conn:
         row = await (await conn.execute("SELECT id FROM users WHERE telegram_id = %s", (chat.user_id,))).fetchone()
     user = row["id"]
-    _, usage = await _server_usage(best_local, await _same_prompt(best_local, ARABIC_QUESTION), 1)
+    _, usage = await _server_usage(best_local, prompt, 1)
     recorded = await _recorded(pool, user, "answer")
     assert recorded["mode"] == "llm" and recorded["prompt_tokens"] == usage.prompt_tokens
     balance = await Wallet(ray_system.settings).balance(user)

@@ -66,7 +66,8 @@ def up_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     env.update(DATA_DIR=str(data_dir), HOME=str(home), HTTP_PORT=str(free_port()),
                DASHBOARD_PORT=str(free_port()), HAPROXY_STATS_PORT=str(free_port()),
-               HAPROXY_METRICS_PORT=str(free_port()), SERVE_FALLBACK_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+               HAPROXY_METRICS_PORT=str(free_port()), SERVE_FALLBACK_PORT=str(free_port()), PYTHONUNBUFFERED="1",
+               LOCAL_LLM_MODEL="smollm2-135m", LOCAL_LLM_PORT=str(free_port()))
     yield env
 
 
@@ -123,8 +124,9 @@ def test_up_runs_on_embedded_defaults_recovers_from_kill_and_stops_clean(up_env:
     first = UpProcess(up_env, tmp_path)
     first.wait_ready()
     health = httpx.get(f"{base}/healthz", timeout=5)
-    assert {"postgres", "redis", "milvus"} <= set(health.json()["components"])
+    assert {"postgres", "redis", "milvus", "local_model"} <= set(health.json()["components"])
     assert health.status_code == 200, health.text
+    assert any("local model smollm2-135m" in line for line in first.lines if "Ustadh ready" in line)
     assert httpx.get(f"http://127.0.0.1:{up_env['DASHBOARD_PORT']}/", timeout=5).status_code == 200
     jobs = f"http://127.0.0.1:{up_env['DASHBOARD_PORT']}/api/jobs/"  # Ray's job submission: runs any code
     token = (Path(up_env["DATA_DIR"]) / "run" / "ray_token").read_text().strip()
@@ -138,12 +140,14 @@ def test_up_runs_on_embedded_defaults_recovers_from_kill_and_stops_clean(up_env:
     names = {p.name() for p in first_tree}
     assert "postgres" in names and "redis-server" in names and "raylet" in names, names
     assert "haproxy" in names, names  # Serve's HTTP ingress, its stats and metrics listeners included below
+    assert any("llama_cpp.server" in " ".join(p.cmdline()) for p in first_tree)  # goes with a kill -9 below
     addresses = listening_addresses(first_tree)
     exposed = {name: address for name, address in addresses.items() if not is_loopback(address)}
     assert addresses and not exposed, exposed
     data_dir = Path(up_env["DATA_DIR"])
     private = [data_dir / "logs" / "ustadh.jsonl", data_dir / "run" / "ustadh.lock", data_dir / "run" / "ray.address",
-               data_dir / "run" / "ray_token"]
+               data_dir / "run" / "ray_token", data_dir / "run" / f"llm_server-{up_env['LOCAL_LLM_PORT']}.json",
+               data_dir / "logs" / "llm_server.log"]
     assert {str(p): oct(p.stat().st_mode & 0o777) for p in private} == {str(p): oct(0o600) for p in private}
     sockets = haproxy_dir(load_settings(DATA_DIR=data_dir))
     [admin_socket] = sockets.glob("*/admin.sock")  # under Ray's node id
