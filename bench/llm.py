@@ -324,6 +324,8 @@ async def http_one(http: aiohttp.ClientSession, token: str, prompt: Prompt, star
 
 
 async def handle_one(tutor: Any, user: int, prompt: Prompt, started: float) -> Stream:
+    from ray.exceptions import RayError
+
     from core.request_id import bound
     from serve_app.tutor_client import TutorUnavailable
 
@@ -332,8 +334,8 @@ async def handle_one(tutor: Any, user: int, prompt: Prompt, started: float) -> S
         try:
             async for item in tutor.ask(user, prompt.question, f"bench-llm:{stream.request_id}"):
                 event(stream, item)
-        except TutorUnavailable as exc:
-            stream.failure = f"Tutor unavailable: {exc}"[:200]
+        except (TutorUnavailable, RayError) as exc:  # Tutor.ask lets some RayErrors through (OutOfMemoryError)
+            stream.failure = f"Tutor failed: {type(exc).__name__}: {exc}"[:200]
     return stream
 
 
@@ -580,7 +582,8 @@ def main() -> int:
     parser.add_argument("--tier", default="premium", choices=("free", "standard", "premium"))
     parser.add_argument("--temperature", type=float, default=0.0, help="in-process; the Tutor asks 0")
     parser.add_argument("--server-settings", action="store_true",
-                        help="also in-process with llama_cpp.server's model defaults (logits_all=True)")
+                        help="also in-process with llama_cpp.server's model defaults (logits_all=True: another "
+                             "copy of the model and up to n_ctx x vocabulary floats of logits, 2.5 GB for the 1.5B)")
     parser.add_argument("--timeout", type=float, default=900.0, help="s without a byte before an HTTP answer fails")
     args = parser.parse_args()
     if not (EVAL / "xquad" / "passages.jsonl").exists():

@@ -126,6 +126,8 @@ def cases(root: Path, limit: int | None, per_set: int) -> list[Case]:
 async def system_answer(tutor: Any, learner: Learner, case: Case, source_ids: list[int], key: str) -> Answer:
     """The Tutor's answer, timed; a refusal of the request itself (not of the answer) is an error,
     except rate limits, which are waited out."""
+    from ray.exceptions import RayError
+
     from serve_app.tutor_client import TutorUnavailable
 
     await tutor.forget(learner.id)
@@ -141,8 +143,8 @@ async def system_answer(tutor: Any, learner: Learner, case: Case, source_ids: li
                         done = {**event, "at": now}
                     elif event["type"] == "refused":
                         done = event
-            except TutorUnavailable as exc:
-                return Answer(str(exc), "error", frozenset(), None)
+            except (TutorUnavailable, RayError) as exc:  # RayError: e.g. the replica killed for memory
+                return Answer(f"{type(exc).__name__}: {exc}"[:300], "error", frozenset(), None)
         if done is not None and done["type"] == "refused" and done["reason"] in _RETRY:
             await asyncio.sleep(done.get("retry_after_s") or 1)
             continue

@@ -113,6 +113,8 @@ async def _language(tutor: Any, learner: Learner, language: str, passages: list[
                     source_id: int, run: str, bar: tqdm, tallies: dict[tuple[str, str], Tally],
                     refusals: Counter[str]) -> None:
     """Quizzes in one language, a topic per passage (spread over them), until `wanted` items came."""
+    from ray.exceptions import RayError
+
     from serve_app.tutor_client import TutorUnavailable
 
     made = 0
@@ -122,8 +124,8 @@ async def _language(tutor: Any, learner: Learner, language: str, passages: list[
         try:
             quiz, mode = await _quiz(tutor, learner, topic(passage["text"], language), min(PER_QUIZ, wanted - made),
                                      f"eval:{run}:quiz:{language}:{number}", source_id)
-        except TutorUnavailable as exc:
-            refusals[f"{language} unavailable ({exc})"[:80]] += 1
+        except (TutorUnavailable, RayError) as exc:  # RayError: e.g. the replica killed for memory
+            refusals[f"{language} unavailable ({type(exc).__name__})"] += 1
             continue
         if quiz.get("type") != "quiz":
             refusals[f"{language} {quiz.get('reason')}"] += 1
