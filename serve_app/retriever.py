@@ -8,7 +8,7 @@ EmbeddingBatcher (query embeddings, cached in Redis per collection) and the Vect
 goes to the Reranker actor (results cached in Redis by query, candidate ids and model); chunk
 text comes through the Redis chunk cache. A circuit breaker guards the embedding endpoint when it
 is an external one: while open, retrieval answers from BM25 alone. With an LLM the query is also
-translated into the other course languages (cached in Redis) for cross-lingual BM25.
+translated into the searched material's other languages (cached in Redis) for cross-lingual BM25.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ from core.resilience.breaker import CircuitBreaker
 from core.retrieval.bm25 import LexicalIndex
 from core.retrieval.pipeline import Trace, retrieve
 from core.retrieval.query import Query, parse
-from core.retrieval.translation import parse_translations, translation_messages
+from core.retrieval.translation import parse_translations, translation_messages, wanted
 from core.text import language
 from serve_app.loopback import keep_replica_grpc_on_loopback
 
@@ -59,6 +59,7 @@ class Corpus:
         self.checked = 0.0
         self.index = LexicalIndex([], [])
         self.meta: dict[str, tuple[int | None, str]] = {}  # chunk id -> (source id, visibility)
+        self.languages: dict[tuple[int | None, str], frozenset[str]] = {}  # (source, visibility) -> chunk languages
         self.collection: store.Collection | None = None
 
 
@@ -126,13 +127,17 @@ class RetrieverApp:
         pool = await self.connect()
         async with pool.connection() as conn:
             rows = await (await conn.execute(
-                """SELECT c.id, c.text, d.source_id, d.visibility FROM chunks c
+                """SELECT c.id, c.text, c.language, d.source_id, d.visibility FROM chunks c
                    JOIN documents d ON d.id = c.document_id""")).fetchall()
             collection = await store.active_collection(conn)
         corpus = Corpus()
         corpus.generation = current
         corpus.index = await asyncio.to_thread(LexicalIndex, [r["id"] for r in rows], [r["text"] for r in rows])
         corpus.meta = {r["id"]: (r["source_id"], r["visibility"]) for r in rows}
+        languages: dict[tuple[int | None, str], set[str]] = {}
+        for r in rows:
+            languages.setdefault((r["source_id"], r["visibility"]), set()).add(r["language"] or "en")
+        corpus.languages = {scope: frozenset(found) for scope, found in languages.items()}
         corpus.collection = collection
         logger.info("lexical index rebuilt", chunks=len(rows), generation=current)
         return corpus
@@ -213,20 +218,30 @@ class _Ports:
         wanted = set(self.source_ids)
         return [i for i, _ in found if meta[i][0] in wanted][:limit]
 
+    def material_languages(self) -> set[str]:
+        """The languages of the chunks this request searches."""
+        scopes = self.app.corpus.languages
+        if self.source_ids is None:
+            return {lang for (_, visibility), found in scopes.items() if visibility == "public" for lang in found}
+        wanted_sources = set(self.source_ids)
+        return {lang for (source, _), found in scopes.items() if source in wanted_sources for lang in found}
+
     async def translate(self, query: Query) -> list[str]:
-        """The query in the other course languages (LLM, cached in Redis); [] offline or on failure."""
+        """The query in the searched material's other languages (LLM, cached in Redis); [] when the
+        material is all in the question's language, offline or on failure."""
         llm = self.app.llm
-        if not self.app.settings.llm_translates_queries:
+        targets = wanted(query.language, self.material_languages())
+        if not self.app.settings.llm_translates_queries or not targets:
             return []
-        key = f"qtr:{llm.name}:{_digest(query.language + '|' + query.text)}"
+        key = f"qtr:{llm.name}:{_digest(query.language + '>' + ','.join(targets) + '|' + query.text)}"
         cached = await _cache_get(self.app.redis, key)
         if cached is not None:
             return json.loads(cached)
         try:
-            reply, _ = await llm.complete(translation_messages(query.text, query.language), 200, json_mode=True)
+            reply, _ = await llm.complete(translation_messages(query.text, targets), 200, json_mode=True)
         except LLMUnavailable:
             return []
-        texts = list(parse_translations(reply, query.text, query.language).values())
+        texts = list(parse_translations(reply, query.text, targets).values())
         await _cache_set(self.app.redis, key, json.dumps(texts, ensure_ascii=False).encode())
         return texts
 

@@ -4,6 +4,8 @@ Both are billed the same way: validate → admission (rate limits, daily quota; 
 → wallet reserve (the prompt budget plus the tier's answer cap, priced) → retrieval (the Retriever
 deployment's handle) → the LLM (streamed) or, offline or with the LLM's breaker open, the extractive
 answer / cloze quiz → settle what was used (the rest returns); any failure voids the reservation.
+When the model refuses but the passages support an extractive answer, that answer replaces the
+refusal (a `reset`, then mode "extractive"), billed for the model's tokens.
 Wallet request ids derive from the caller's key (a Telegram message, an HTTP request id), so a
 redelivered request is charged once. The reservation's purpose carries a digest of the question
 (or quiz topic), so the same key with another question is refused (`idempotency_conflict`) and
@@ -16,7 +18,8 @@ before anything is reserved.
   {"type": "waiting"}                          no first token yet after WAIT_NOTICE_S: the model is busy
                                                with earlier questions (they are served in order)
   {"type": "delta", "text"}                    a piece of the LLM's answer
-  {"type": "reset"}                            drop the pieces so far (the LLM failed mid-answer)
+  {"type": "reset"}                            drop the pieces so far (the LLM failed mid-answer, or refused
+                                               where the material supports a quoted answer)
   {"type": "done", "text", "sources", "mode", "language", "charged", "replayed"}
   {"type": "refused", "reason", "detail", "retry_after_s"?, "replayed"?}
 """
@@ -343,6 +346,8 @@ class _Answer:
                     streamed = streamed or event["type"] == "delta"
                     yield event
                 made.from_llm(self.app.llm.name, checked_answer(completion.text, hits), completion.usage, hits)
+                if made.refused() and made.quoted_instead(text, hits, language):
+                    yield {"type": "reset"}
                 return
             except LLMUnavailable:
                 if streamed:
@@ -370,6 +375,19 @@ class _Made:
         self.text, self.mode, self.usage = text, "llm", usage
         self.cost = cost(model, usage.prompt_tokens, usage.completion_tokens)
         self.sources = [] if is_refusal(text) else _cited(text, hits)
+
+    def refused(self) -> bool:
+        return self.mode == "llm" and is_refusal(self.text)
+
+    def quoted_instead(self, question: str, hits: list[dict[str, Any]], language: str) -> bool:
+        """After the model refused: the extractive answer instead, when the passages support one
+        (a small local model refuses answerable questions; the extractive check is strict). Billed
+        as the model's answer was: for the tokens the model read and wrote."""
+        answer = extractive_answer(question, hits, language)
+        if answer is None:
+            return False
+        self.text, self.mode, self.sources = answer.text, "extractive", _cited(answer.text, hits)
+        return True
 
     def extractive(self, question: str, hits: list[dict[str, Any]], language: str, tier: Tier,
                    budget: int) -> None:

@@ -151,7 +151,7 @@ def test_grounded_messages_shape_language_and_history() -> None:
     assert messages[2]["content"] == "القراءة مفتاح المعرفة." and "[" not in messages[4]["content"]
     final = messages[-1]["content"]
     assert final.index("[1] Leçon 1, p. 1\n" + ARABIC) < final.index("[6] Leçon 6, p. 6\n" + ENGLISH_2)
-    assert "Question: ماذا يتعلم الطلاب في المحاظر؟\n\nWrite your answer in Arabic" in final
+    assert "Question: ماذا يتعلم الطلاب في المحاظر؟\n\nAnswer in Arabic in one or two sentences" in final
     assert tokens == messages_tokens(messages) == 3 + sum(3 + count_tokens(m["role"]) + count_tokens(m["content"])
                                                           for m in messages)
     hassaniya, _ = grounded_messages(HASSANIYA[:60], CORPUS, "ar")

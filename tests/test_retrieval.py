@@ -178,6 +178,38 @@ async def test_with_an_llm_the_query_is_translated_once_and_searched_in_every_la
         assert offline  # translation failing leaves retrieval working
 
 
+TIDES = ("Tides are the regular rise and fall of the sea. They are caused mostly by the pull of the Moon's "
+         "gravity on the oceans, with a smaller pull from the Sun. Because the Earth turns under two bulges of "
+         "water, one facing the Moon and one on the far side, most coasts see two high tides and two low tides "
+         "every lunar day. When the Sun and the Moon line up, at new and full moon, the tides are strongest.")
+
+
+async def test_a_question_is_translated_only_into_the_languages_of_the_material_it_searches(
+        ray_system: RaySystem) -> None:
+    from serve_app.retriever import RetrieverApp
+
+    client = Ingestion()
+    source = await client.source(f"translation-test:{uuid.uuid4().hex}", "admin")
+    job = await client.submit_file(TIDES.encode(), "tides.txt", uri=f"translation-test:{uuid.uuid4().hex}",
+                                   visibility="admin", source_id=source)
+    assert (await wait_job(client, job["id"]))["state"] == "indexed"
+    async with FakeOpenAI() as ai:
+        ai.responder = lambda request: json.dumps({"en": "Why does the sea rise twice a day?"})
+        app = RetrieverApp(ray_system.settings.model_copy(update={"OPENAI_BASE_URL": ai.base_url + "/v1"}))
+
+        def asked() -> list[dict[str, Any]]:
+            return [body for path, body in ai.requests if path.endswith("/chat/completions")]
+
+        assert await app.retrieve("Why does the sea rise twice a day?", 3, None, "free", [source], "tr-en")
+        assert asked() == []  # English material, English question: nothing to translate, no wait for the model
+        hits = await app.retrieve("Pourquoi la mer monte-t-elle deux fois par jour ?", 3, None, "free", [source],
+                                  "tr-fr")
+        [request] = asked()
+        instructions = request["messages"][0]["content"]
+        assert '"en" (English)' in instructions and "Arabic" not in instructions  # the material holds no Arabic
+        assert hits and "Moon" in hits[0]["text"]
+
+
 async def test_llm_rerank_results_are_cached_by_query_candidates_and_model(corpus: None,
                                                                          ray_system: RaySystem) -> None:
     import ray

@@ -14,7 +14,7 @@ from core.retrieval.fusion import fuse
 from core.retrieval.metrics import score
 from core.retrieval.pipeline import retrieve
 from core.retrieval.query import MAX_QUERY_CHARS, Query, QueryError, parse
-from core.retrieval.translation import parse_translations, translation_messages
+from core.retrieval.translation import parse_translations, translation_messages, wanted
 from tests.corpus_texts import ARABIC, ARABIC_2, ENGLISH, ENGLISH_2, FRENCH, FRENCH_2, eval_passages
 
 
@@ -143,10 +143,20 @@ async def test_a_translated_query_adds_its_own_lexical_list() -> None:
 
 def test_translations_are_read_strictly() -> None:
     question = "ما هو مفتاح المعرفة؟"
+    both = ["fr", "en"]
     reply = 'Sure:\n{"fr": "Quelle est la clé du savoir ?", "en": "What is the key to knowledge?", "ar": "x"}'
-    assert parse_translations(reply, question, "ar") == {"fr": "Quelle est la clé du savoir ?",
-                                                          "en": "What is the key to knowledge?"}
-    assert parse_translations("no json here", question, "ar") == {}
-    assert parse_translations('{"fr": 3, "en": "' + "x" * 500 + '"}', question, "ar") == {}
-    messages = translation_messages(question, "ar")
-    assert '"fr" (French)' in messages[0]["content"] and messages[1]["content"] == question
+    assert parse_translations(reply, question, both) == {"fr": "Quelle est la clé du savoir ?",
+                                                         "en": "What is the key to knowledge?"}
+    assert parse_translations(reply, question, ["en"]) == {"en": "What is the key to knowledge?"}
+    assert parse_translations("no json here", question, both) == {}
+    assert parse_translations('{"fr": 3, "en": "' + "x" * 500 + '"}', question, both) == {}
+    messages = translation_messages(question, ["en"])
+    assert '"en" (English)' in messages[0]["content"] and "French" not in messages[0]["content"]
+    assert messages[1]["content"] == question
+
+
+def test_a_question_is_translated_only_into_the_other_languages_of_the_material() -> None:
+    assert wanted("ar", {"en", "fr"}) == ["fr", "en"]
+    assert wanted("ar", {"en", "ar"}) == ["en"]
+    assert wanted("en", {"en"}) == []  # a monolingual corpus in the question's language: no LLM call
+    assert wanted("fr", set()) == []

@@ -26,7 +26,7 @@ from core.ledger.reconcile import reconcile
 from core.ledger.tiers import cost
 from serve_app.tutor import Tutor as TutorDeployment
 from serve_app.tutor_client import Tutor
-from tests.conftest import RaySystem
+from tests.conftest import RaySystem, new_users
 from tests.corpus_texts import ARABIC, ENGLISH, FRENCH
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.telegram import FakeTelegram
@@ -48,7 +48,7 @@ _LANGUAGE_NAMES = {"Arabic": "ar", "French": "fr", "English": "en"}
 
 def requested_language(request: dict[str, Any]) -> str:
     """The language the Tutor's prompt asks the answer in (its last message says)."""
-    found = re.search(r"Write your answer in (\w+)", request["messages"][-1]["content"])
+    found = re.search(r"\n\nAnswer in (\w+)", request["messages"][-1]["content"])
     return _LANGUAGE_NAMES.get(found.group(1), "en") if found else "en"
 
 
@@ -205,6 +205,33 @@ async def test_llm_down_opens_the_breaker_and_the_extractive_answer_costs_only_w
     [answer] = await answered(llm_tg, chat, QUESTIONS["en"])
     assert "quoted directly" not in answer and REPLIES["en"].split(" [1]")[0] in visible(answer)
     assert (await llm_tutor.status.remote())["breaker"]["state"] == "closed"
+
+
+async def test_a_refusal_over_material_that_answers_is_replaced_by_the_quoted_answer_billed_for_the_model(
+        corpus: None, llm_tutor: Any, openai_server: ThreadedOpenAI, pool: Any, ray_system: RaySystem) -> None:
+    from core.answer.prompt import NOT_IN_MATERIAL
+
+    openai_server.fake.reset()
+    openai_server.fake.responder = lambda request: NOT_IN_MATERIAL[requested_language(request)]
+    tutor = Tutor(llm_tutor)
+    [user] = await new_users(pool)
+    await Wallet(ray_system.settings).top_up(user, 50_000_000, f"refusal-test:{uuid.uuid4().hex}")
+    events = [e async for e in tutor.ask(user, QUESTIONS["en"], f"refusal:{uuid.uuid4().hex}")]
+    kinds = [e["type"] for e in events]
+    assert "delta" in kinds and kinds.index("reset") > kinds.index("delta")  # the streamed refusal is dropped
+    done = events[-1]
+    assert done["type"] == "done" and done["mode"] == "extractive" and "sunlight" in done["text"], done
+    assert done["sources"] and NOT_IN_MATERIAL["en"] not in done["text"]
+    async with pool.connection() as conn:
+        row = await (await conn.execute("SELECT tokens_in, tokens_out, cost FROM questions WHERE user_id = %s",
+                                        (user,))).fetchone()
+    request = openai_server.chat_requests()[-1]  # the fake counts tokens as whitespace words
+    used = (sum(len(m["content"].split()) for m in request["messages"]), len(NOT_IN_MATERIAL["en"].split()))
+    assert (row["tokens_in"], row["tokens_out"]) == used and row["cost"] == cost("gpt-4o-mini", *used)
+    # Material that does not answer: the refusal stands.
+    events = [e async for e in tutor.ask(user, "Who won the football world cup in 1930?", f"refusal:{uuid.uuid4().hex}")]
+    assert "reset" not in [e["type"] for e in events] and events[-1]["mode"] == "llm"
+    assert events[-1]["text"] == NOT_IN_MATERIAL["en"] and events[-1]["sources"] == []
 
 
 async def test_a_long_answer_is_split_at_boundaries(corpus: None, llm_tg: FakeTelegram,
