@@ -15,7 +15,7 @@ Admission counts live in Redis: when Redis does not answer, the request is refus
 before anything is reserved.
 
 `ask` streams events to the bot and to `POST /chat/ask`:
-  {"type": "waiting"}                          no first token yet after WAIT_NOTICE_S: the model is busy
+  {"type": "waiting"}                          no first token yet after LLM_WAIT_NOTICE_S: the model is busy
                                                with earlier questions (they are served in order)
   {"type": "delta", "text"}                    a piece of the LLM's answer
   {"type": "reset"}                            drop the pieces so far (the LLM failed mid-answer, or refused
@@ -69,7 +69,6 @@ from serve_app.loopback import keep_replica_grpc_on_loopback
 
 keep_replica_grpc_on_loopback()
 _QUIZ_TOKENS_PER_QUESTION = 200
-WAIT_NOTICE_S = 8.0
 
 
 class Refused(Exception):
@@ -342,7 +341,7 @@ class _Answer:
             completion = self.app.llm.stream(messages, tier.max_answer_tokens)
             streamed = False
             try:
-                async for event in _with_wait_notice(completion):
+                async for event in _with_wait_notice(completion, self.app.settings.LLM_WAIT_NOTICE_S):
                     streamed = streamed or event["type"] == "delta"
                     yield event
                 made.from_llm(self.app.llm.name, checked_answer(completion.text, hits), completion.usage, hits)
@@ -495,13 +494,13 @@ class _Quiz:
                               usage=usage, cost=cost)
 
 
-async def _with_wait_notice(completion: AsyncIterable[str]) -> AsyncIterator[dict[str, Any]]:
+async def _with_wait_notice(completion: AsyncIterable[str], notice_s: float) -> AsyncIterator[dict[str, Any]]:
     """The completion's pieces as delta events, with one waiting event first when the first piece
-    takes longer than WAIT_NOTICE_S (the model is answering earlier questions)."""
+    takes longer than `notice_s` (the model is answering earlier questions)."""
     pieces = aiter(completion)
     first = asyncio.ensure_future(anext(pieces))
     try:
-        done, _ = await asyncio.wait({first}, timeout=WAIT_NOTICE_S)
+        done, _ = await asyncio.wait({first}, timeout=notice_s)
         if not done:
             yield {"type": "waiting"}
         piece = await first

@@ -84,7 +84,7 @@ def llm_tutor(ray_system: RaySystem, openai_server: ThreadedOpenAI) -> Iterator[
     settings = ray_system.settings
     llm_settings = settings.model_copy(update={"OPENAI_BASE_URL": openai_server.fake.base_url + "/v1",
                                                "OPENAI_API_KEY": SecretStr("sk-test"),
-                                               "LLM_BREAKER_COOLDOWN_S": 4.0})
+                                               "LLM_BREAKER_COOLDOWN_S": 4.0, "LLM_WAIT_NOTICE_S": 1.0})
     handle = serve.run(TutorDeployment.bind(llm_settings), name="tutor-llm", route_prefix=None)
     yield handle
     serve.delete("tutor-llm")
@@ -232,6 +232,18 @@ async def test_a_refusal_over_material_that_answers_is_replaced_by_the_quoted_an
     events = [e async for e in tutor.ask(user, "Who won the football world cup in 1930?", f"refusal:{uuid.uuid4().hex}")]
     assert "reset" not in [e["type"] for e in events] and events[-1]["mode"] == "llm"
     assert events[-1]["text"] == NOT_IN_MATERIAL["en"] and events[-1]["sources"] == []
+
+
+async def test_a_learner_whose_answer_is_slow_to_begin_is_told_it_is_queued(
+        corpus: None, llm_tg: FakeTelegram, openai_server: ThreadedOpenAI) -> None:
+    from bot.texts import CATALOG
+
+    openai_server.fake.chunk_delay = 1.5  # the first piece after 1.5 s; the notice is due after 1 s
+    chat = Chat(llm_tg, new_learner(), "fr")
+    [answer] = await answered(llm_tg, chat, QUESTIONS["fr"])
+    drafts = [c.params["text"] for c in llm_tg.calls("sendMessageDraft") if c.params["chat_id"] == str(chat.user_id)]
+    assert CATALOG["answer_queued"]["fr"] in drafts[0], drafts
+    assert REPLIES["fr"].split(" [1]")[0] in visible(answer) and CATALOG["answer_queued"]["fr"] not in answer
 
 
 async def test_a_long_answer_is_split_at_boundaries(corpus: None, llm_tg: FakeTelegram,
