@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,42 +88,63 @@ def eval_sets(root: Path, limit: int | None, max_questions: int | None) -> list[
     return sets
 
 
-async def rankings(evalset: EvalSet, source_ids: list[int], bar: tqdm) -> list[list[str]]:
+def system_settings(settings: Settings) -> Settings:
+    """The settings as the running system's processes see them: `ustadh up` gives them LOCAL_LLM_URL
+    when it runs the local model (with no endpoint configured and LOCAL_LLM=auto)."""
+    local = not settings.llm_endpoint_configured and settings.LOCAL_LLM == "auto"
+    return settings.model_copy(update={"LOCAL_LLM_URL": "http://127.0.0.1"}) if local else settings
+
+
+def concurrency(settings: Settings) -> int:
+    """Questions in flight at once: one when the local model translates them, since it serves one
+    request at a time and more would only time its queue."""
+    system = system_settings(settings)
+    return 1 if system.llm_translates_queries and system.llm_local else _CONCURRENCY
+
+
+async def rankings(evalset: EvalSet, source_ids: list[int], bar: tqdm, gate: asyncio.Semaphore
+                   ) -> list[tuple[list[str], float]]:
+    """Each question's ranked passages and the seconds the Retriever took for it."""
     from serve_app.retrieval_client import deployment_handle
 
     handle = deployment_handle()
-    gate = asyncio.Semaphore(_CONCURRENCY)
 
-    async def one(question: dict[str, Any]) -> list[str]:
+    async def one(question: dict[str, Any]) -> tuple[list[str], float]:
         async with gate:
+            started = time.perf_counter()
             hits = await handle.retrieve.remote(question["question"], 10, None, "standard", source_ids)
+            took = time.perf_counter() - started
         bar.update(1)
-        return list(dict.fromkeys(hit["source"].removeprefix("eval:") for hit in hits))  # chunks → passages
+        return list(dict.fromkeys(hit["source"].removeprefix("eval:") for hit in hits)), took  # chunks → passages
 
     return list(await asyncio.gather(*(one(q) for q in evalset.questions)))
 
 
-async def retrieval(root: Path, sources: dict[str, int], limit: int | None,
-                    max_questions: int | None) -> list[tuple[str, Scores]]:
+async def retrieval(settings: Settings, root: Path, sources: dict[str, int], limit: int | None,
+                    max_questions: int | None) -> list[tuple[str, Scores, float]]:
+    """Per set: its scores and the p50 seconds of a question."""
     sets = eval_sets(root, limit, max_questions)
+    gate = asyncio.Semaphore(concurrency(settings))
     results = []
     with tqdm(total=sum(len(s.questions) for s in sets), unit="question", desc="retrieving") as bar:
         for evalset in sets:
-            ranked = await rankings(evalset, [sources[name] for name in evalset.sources], bar)
-            results.append((evalset.name, score(ranked, evalset.gold)))
+            answered = await rankings(evalset, [sources[name] for name in evalset.sources], bar, gate)
+            seconds = sorted(took for _, took in answered)
+            results.append((evalset.name, score([r for r, _ in answered], evalset.gold),
+                            seconds[len(seconds) // 2] if seconds else 0.0))
     return results
 
 
-def table(results: list[tuple[str, Scores]], base: dict[str, dict[int, float]]) -> list[str]:
-    lines = ["| set | questions | R@1 | R@5 | R@10 | MRR | nDCG@10 | BM25 R@1 / R@5 / R@10 | R@5 target |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for name, s in results:
+def table(results: list[tuple[str, Scores, float]], base: dict[str, dict[int, float]]) -> list[str]:
+    lines = ["| set | questions | R@1 | R@5 | R@10 | MRR | nDCG@10 | p50 ms | BM25 R@1 / R@5 / R@10 | R@5 target |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, s, p50 in results:
         b = base.get(name)
         bm25 = f"{b[1]:.3f} / {b[5]:.3f} / {b[10]:.3f}" if b else "—"
         target = TARGETS.get(name)
         verdict = f"{target:.2f} {'met' if s.recall[5] >= target else 'MISSED'}" if target else "—"
         lines.append(f"| {name} | {s.queries} | {s.recall[1]:.3f} | {s.recall[5]:.3f} | {s.recall[10]:.3f} | "
-                     f"{s.mrr:.3f} | {s.ndcg10:.3f} | {bm25} | {verdict} |")
+                     f"{s.mrr:.3f} | {s.ndcg10:.3f} | {1000 * p50:.0f} | {bm25} | {verdict} |")
     return lines
 
 
@@ -134,7 +156,10 @@ async def evaluate(settings: Settings, root: Path, args: argparse.Namespace) -> 
     sources, failed = await ingest_passages(root, args.passages)
     lines = []
     if not (args.answers or args.quizzes):
-        lines += table(await retrieval(root, sources, args.passages, args.questions), baseline(root / "README.md"))
+        lines += table(await retrieval(settings, root, sources, args.passages, args.questions),
+                       baseline(root / "README.md"))
+        lines.append(f"Query translation by the LLM: {'on' if system_settings(settings).llm_translates_queries else 'off'}; "
+                     f"{concurrency(settings)} question(s) in flight (p50 is per question, queueing included).")
     if args.answers or args.quizzes:
         run = uuid.uuid4().hex[:12]
         async with eval_learner(settings, planned_requests(args)) as learner:
