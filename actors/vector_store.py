@@ -9,6 +9,10 @@ Chunk text is not here: it stays in PostgreSQL. Writes are upserts by id, so run
 after a crash adds nothing twice. Written collections are flushed in the background at most every
 FLUSH_EVERY_S (rows are searchable at once; flushing makes searching them fast), not per write:
 a flush costs far more than a small document's upsert.
+
+Milvus Lite reopens a file's collections 'released' after its opener ended without closing it (as
+Ray ends an actor), and a released collection refuses searches and queries: so the actor loads a
+collection before its first read or write, once per life (`_ready`).
 """
 from __future__ import annotations
 
@@ -23,7 +27,6 @@ from actors.tracing import traced
 from core.config import Settings
 from core.logs import setup_logging
 
-
 OPTIONS = {"num_cpus": 0.1, "max_restarts": -1, "max_task_retries": 3}
 FLUSH_EVERY_S = 2.0
 
@@ -36,6 +39,7 @@ class VectorStore:
         self.settings = settings
         self.client = MilvusClient(settings.milvus_uri)
         self.dirty: set[str] = set()
+        self.loaded: set[str] = set()
         self.creating = asyncio.Lock()
         self.flusher: asyncio.Task[None] | None = None
         logger.info("vector store opened", uri=settings.milvus_uri)
@@ -59,6 +63,7 @@ class VectorStore:
     async def upsert(self, name: str, ids: list[str], vectors: np.ndarray, metadata: list[dict[str, Any]]) -> int:
         """Insert or replace one row per id (metadata: document_id, source_id, language, visibility)."""
         rows = [{"id": i, "vector": v.tolist(), **m} for i, v, m in zip(ids, np.asarray(vectors, np.float32), metadata)]
+        await self._ready(name)
         result = await asyncio.to_thread(self.client.upsert, name, rows)
         self.dirty.add(name)
         if self.flusher is None or self.flusher.done():
@@ -78,7 +83,7 @@ class VectorStore:
                 self.dirty.discard(name)
                 try:
                     await asyncio.to_thread(self.client.flush, name)
-                except Exception as exc:  # noqa: BLE001 - a failed flush only slows searches; retried on next write
+                except Exception as exc:
                     logger.warning("flush failed", collection=name, error=str(exc))
 
     @traced
@@ -89,6 +94,7 @@ class VectorStore:
     @traced
     async def ids(self, name: str, filter: str) -> list[str]:
         """Ids of the rows matching a Milvus boolean expression (e.g. 'document_id == 3')."""
+        await self._ready(name)
         rows = await asyncio.to_thread(self.client.query, name, filter=filter, output_fields=["id"])
         return [row["id"] for row in rows]
 
@@ -96,12 +102,14 @@ class VectorStore:
     async def count(self, name: str) -> int:
         if not await asyncio.to_thread(self.client.has_collection, name):
             return 0
+        await self._ready(name)
         rows = await asyncio.to_thread(self.client.query, name, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"])
 
     @traced
     async def search(self, name: str, vectors: np.ndarray, limit: int, filter: str = "") -> list[list[dict[str, Any]]]:
         """For each query vector, up to `limit` hits: id, score and metadata, best first."""
+        await self._ready(name)
         hits = await asyncio.to_thread(
             self.client.search, name, data=np.asarray(vectors, np.float32).tolist(), limit=limit, filter=filter,
             output_fields=list(_METADATA))
@@ -109,13 +117,21 @@ class VectorStore:
 
     @traced
     async def drop(self, name: str) -> None:
+        self.loaded.discard(name)
         await asyncio.to_thread(self.client.drop_collection, name)
+
+    async def _ready(self, name: str) -> None:
+        """The collection loaded (see the module docstring); a missing one is left to fail in the caller."""
+        if name not in self.loaded and await asyncio.to_thread(self.client.has_collection, name):
+            await asyncio.to_thread(self.client.load_collection, name)
+            self.loaded.add(name)
 
     def _ensure_collection(self, name: str, dimension: int) -> bool:
         from pymilvus import DataType, MilvusClient
 
         if self.client.has_collection(name):
             self.client.load_collection(name)
+            self.loaded.add(name)
             return False
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
@@ -125,6 +141,7 @@ class VectorStore:
         index = self.client.prepare_index_params()
         index.add_index(field_name="vector", index_type="AUTOINDEX", metric_type="IP")
         self.client.create_collection(name, schema=schema, index_params=index)
+        self.loaded.add(name)
         logger.info("collection created", collection=name, dimension=dimension)
         return True
 

@@ -28,7 +28,7 @@ def _server(data_dir: Path) -> Iterator[str]:
         try:
             MilvusClient(uri=uri, timeout=2).list_collections()
             break
-        except Exception:  # noqa: BLE001 - not up yet
+        except Exception:
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
                 raise
@@ -74,3 +74,33 @@ async def test_upserts_never_duplicate_and_searches_filter_on_metadata(vectors: 
     assert sorted(await vectors.ids(name, "document_id == 1")) == ids[:2]
     await vectors.delete(name, [ids[0]])
     assert sorted(await vectors.ids(name, "document_id >= 0")) == ids[1:]
+
+
+_WRITER = """
+import asyncio, os, sys
+import numpy as np
+from actors.vector_store import VectorStore
+from core.config import Settings
+store = VectorStore(Settings(DATA_DIR=sys.argv[1]))
+meta = {"document_id": 1, "source_id": 0, "language": "fr", "visibility": "public"}
+async def write():
+    await store.ensure_collection("chunks_reopen_4", 4)
+    await store.upsert("chunks_reopen_4", ["c1", "c2"], np.eye(4, dtype=np.float32)[:2], [meta, meta])
+    await store.flush("chunks_reopen_4")
+asyncio.run(write())
+os._exit(0)  # as Ray ends an actor at shutdown: no close
+"""
+
+
+async def test_a_reopened_store_searches_and_counts_without_a_writer_loading_first(
+        settings: Settings, tmp_path: Path) -> None:
+    """After a restart the Milvus Lite file's collections are 'released': the first reader (the
+    Retriever, before any ingestion) must still find its vectors."""
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", _WRITER, str(tmp_path)], cwd=root, check=True, timeout=120,
+                   env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "HOME": str(tmp_path)})
+    reopened = VectorStore(settings.model_copy(update={"DATA_DIR": tmp_path}))
+    [hits] = await reopened.search("chunks_reopen_4", unit([[1, 0.1, 0, 0]]), limit=1)
+    assert [h["id"] for h in hits] == ["c1"]
+    assert await reopened.count("chunks_reopen_4") == 2
+    assert sorted(await reopened.ids("chunks_reopen_4", "document_id == 1")) == ["c1", "c2"]
