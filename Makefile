@@ -13,7 +13,7 @@ TEST_MODEL := $(VENV)/.model-smollm2-135m
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: run test install clean
+.PHONY: run test lint install clean
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ run: $(STAMP) $(RUN_MODEL)
 
 test: $(STAMP) $(TEST_MODEL)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# ruff on the tree, and the import contracts of pyproject.toml (layering: core is Ray-free, surfaces
+# go through core.app); .ci/run runs it before the tests.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) .data

@@ -38,7 +38,7 @@ import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -92,7 +92,7 @@ class _Crawl:
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 # ----------------------------------------------------------------- URL scope
@@ -135,7 +135,7 @@ def page_links(body: bytes, base_url: str) -> list[str]:
 
     try:
         root = lxml.html.fromstring(body)
-    except Exception:  # noqa: BLE001 - unparsable HTML has no links to follow
+    except Exception:
         return []
     base = root.find(".//base[@href]")
     if base is not None:
@@ -260,7 +260,7 @@ class Crawler:
         except asyncio.CancelledError:
             await self._finish(crawl, "failed", "stopped: the source was paused", count_failure=False)
             raise
-        except Exception as exc:  # noqa: BLE001 - recorded on the crawl and reported to the admin
+        except Exception as exc:
             logger.exception("crawl failed", source=source.name, crawl=crawl.id)
             await self._finish(crawl, "failed", f"{type(exc).__name__}: {exc}", count_failure=True)
 
@@ -276,7 +276,7 @@ class Crawler:
                 await sources.set_paused(self.pool, source.name, reason)
                 logger.warning("source paused", source=source.name, reason=reason)
             self.crawls_total.inc(1, tags={"source": source.name, "outcome": state})
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("crawl not recorded", source=source.name, crawl=crawl.id)
         finally:
             self.tasks.pop(source.name, None)
@@ -345,7 +345,7 @@ class Crawler:
             except FetchError as exc:
                 logger.info("sitemap not read", source=source.name, url=url, reason=exc.reason, error=str(exc))
                 continue
-            except Exception as exc:  # noqa: BLE001 - a malformed sitemap only loses its URLs
+            except Exception as exc:
                 logger.info("sitemap not parsed", source=source.name, url=url, error=str(exc))
                 continue
             pages.extend(found)
@@ -362,7 +362,7 @@ class Crawler:
             if inspect.isawaitable(found):
                 found = await found
             return list(found or [])
-        except Exception as exc:  # noqa: BLE001 - no robots sitemaps: seeds and the source's sitemap remain
+        except Exception as exc:
             logger.info("robots sitemaps not read", origin=origin, error=str(exc))
             return []
 
@@ -422,7 +422,7 @@ class Crawler:
             job = await self.ingestion.submit_file(text.encode("utf-8"), _filename(title, url),
                                                    media_type="text/plain", uri=url,
                                                    visibility=source.visibility, source_id=source.id)
-        except Exception as exc:  # noqa: BLE001 - IngestionUnavailable or a Ray error: retry next crawl
+        except Exception as exc:
             await self._outcome(crawl, url, "error", f"ingestion unavailable: {exc}", keep_validators=True)
             return links
         jobs[job["id"]] = {"url": url, "validators": validators, "links": links}
@@ -439,7 +439,7 @@ class Crawler:
                 continue
             try:
                 found = await self.ingestion.jobs(list(jobs))
-            except Exception as exc:  # noqa: BLE001 - the Ingestor restarting: ask again
+            except Exception as exc:
                 logger.info("ingestion jobs not readable", error=str(exc))
                 continue
             for job in found:
@@ -487,7 +487,7 @@ class Crawler:
                         await self.sync(source.name, trigger="schedule")
                     except SourceError as exc:
                         logger.info("scheduled sync not started", source=source.name, error=str(exc))
-            except Exception:  # noqa: BLE001 - the next round tries again
+            except Exception:
                 logger.exception("schedule round failed")
 
 

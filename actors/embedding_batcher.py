@@ -24,7 +24,7 @@ from loguru import logger
 
 from actors.tracing import traced
 from core.config import Settings
-from core.embeddings import EmbeddingError, KINDS, make_embedder
+from core.embeddings import KINDS, EmbeddingError, make_embedder
 from core.logs import setup_logging
 
 OPTIONS = {"num_cpus": 0.1, "max_restarts": -1, "max_task_retries": 3}
@@ -166,7 +166,7 @@ class EmbeddingBatcher:
             vectors = np.asarray(vectors, dtype=np.float32)
             if vectors.shape[0] != len(texts):
                 raise EmbeddingError(f"model returned {vectors.shape[0]} vectors for {len(texts)} texts")
-        except Exception as exc:  # noqa: BLE001 - every caller in the batch gets the error
+        except Exception as exc:
             logger.warning("embedding batch failed", kind=kind, size=len(texts), error=repr(exc))
             for request in live:
                 if not request.future.done():

@@ -44,8 +44,16 @@ from core.ingest import jobs
 from core.ingest.extract import ExtractionError, extract
 from core.ingest.fetch import FetchError, download, ingestion_fetcher
 from core.ingest.jobs import Job, NewJob
-from core.ingest.prepare import (PreparedChunk, Profile, Rejected, chunking_signature, content_sha256, cut,
-                                 load_models, profile)
+from core.ingest.prepare import (
+    PreparedChunk,
+    Profile,
+    Rejected,
+    chunking_signature,
+    content_sha256,
+    cut,
+    load_models,
+    profile,
+)
 from core.ingest.workdir import JobFiles
 from core.logs import setup_logging
 from core.request_id import bound, current_request_id, new_request_id
@@ -180,7 +188,7 @@ class Ingestor:
         while True:
             try:
                 await self._start_due_jobs()
-            except Exception as exc:  # noqa: BLE001 - the loop must outlive a bad moment
+            except Exception as exc:
                 logger.warning("ingestion loop could not read jobs", error=str(exc))
             self.wakeup.clear()
             try:
@@ -230,7 +238,7 @@ class Ingestor:
             return await self._retry(job, str(exc))
         except (psycopg.OperationalError, RayActorError, OSError) as exc:
             return await self._retry(job, f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - a bug fails this job, not the actor
+        except Exception as exc:
             logger.opt(exception=exc).error("ingestion job crashed", job=str(job.id))
             return await self._fail(job, "internal", f"internal error: {type(exc).__name__}")
 
@@ -418,7 +426,7 @@ class Ingestor:
                     "SELECT name FROM vector_collections")).fetchall()]
             for name in names:
                 await call(self._actor(registry.VECTOR_STORE).delete, name, [i for i in ids if i not in owned])
-        except Exception as exc:  # noqa: BLE001 - cleanup is best effort; orphans are invisible to readers
+        except Exception as exc:
             logger.warning("could not delete a failed job's vectors", job=str(job.id), error=str(exc))
 
     def _actor(self, name: str) -> Any:

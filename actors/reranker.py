@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-
 from actors.tracing import traced
 from core.config import Settings
-from core.logs import setup_logging
 from core.llm.chat import ChatModel, LLMUnavailable
+from core.logs import setup_logging
 
 OPTIONS = {"num_cpus": 0.05, "max_restarts": -1, "max_task_retries": 1}
 _PASSAGE_CHARS = 700

@@ -19,7 +19,6 @@ from core.config import Settings
 from core.db.pool import open_pool
 from core.logs import setup_logging
 
-
 OPTIONS = {"num_cpus": 0.1, "max_restarts": -1}
 # Updates handled at once while polling; a burst beyond waits its turn in memory instead of
 # waiting on the bot's 8 database connections until the pool gives up (seen with 1,000 at once).

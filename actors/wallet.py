@@ -146,7 +146,7 @@ class WalletLedger:
             commands = [command for queued in batch for command in queued.commands]
             try:
                 outcomes = await self._commit(commands)
-            except Exception as exc:  # noqa: BLE001 - every caller must get an answer
+            except Exception as exc:
                 logger.opt(exception=exc).error("batch failed", size=len(commands))
                 error = exc if isinstance(exc, LedgerError) else WalletUnavailable(f"wallet shard failed: {exc}")
                 outcomes = [error] * len(commands)
@@ -218,7 +218,7 @@ class WalletLedger:
             await asyncio.sleep(self.settings.WALLET_EXPIRY_SWEEP_S)
             try:
                 expired = await self.expire_due()
-            except Exception as exc:  # noqa: BLE001 - the sweep must outlive a bad moment
+            except Exception as exc:
                 logger.warning("expiry sweep failed", error=str(exc))
                 continue
             if expired:

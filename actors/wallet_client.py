@@ -27,8 +27,7 @@ from ray.exceptions import RayActorError, RayTaskError
 from actors import registry
 from actors.tracing import call
 from core.config import Settings
-from core.ledger.commands import (Grant, Mutation, Reserve, Settle, TopUp, Void, check_user_id,
-                                  parse_reservation_id)
+from core.ledger.commands import Grant, Mutation, Reserve, Settle, TopUp, Void, check_user_id, parse_reservation_id
 from core.ledger.errors import InvalidArgument, LedgerError, WalletUnavailable
 from core.ledger.machine import Outcome
 from core.ledger.model import Balance, Movement, Reservation, Status
@@ -60,7 +59,7 @@ class _Outbox:
             batch, self.waiting = self.waiting[:self.limit], self.waiting[self.limit:]
             try:
                 outcomes = await self.send([command for command, _ in batch])
-            except Exception as exc:  # noqa: BLE001 - each caller decides whether to retry
+            except Exception as exc:
                 for _, answer in batch:
                     if not answer.done():
                         answer.set_exception(exc)

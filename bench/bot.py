@@ -27,13 +27,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pydantic import SecretStr  # noqa: E402
+from pydantic import SecretStr
 
-from bench.stores import offline_settings, running_system  # noqa: E402
-from core.config import Settings  # noqa: E402
-from tests.corpus_texts import ARABIC, ENGLISH, FRENCH  # noqa: E402
-from tests.fakes.openai import FakeOpenAI  # noqa: E402
-from tests.fakes.telegram import FakeTelegram  # noqa: E402
+from bench.stores import offline_settings, running_system
+from core.config import Settings
+from tests.corpus_texts import ARABIC, ENGLISH, FRENCH
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.telegram import FakeTelegram
 
 QUESTIONS = ["How do green plants use sunlight?", "ما هو مفتاح المعرفة؟",
              "Comment la mémoire s'améliore-t-elle ?", "What do plants release into the air?"]

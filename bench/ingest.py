@@ -30,12 +30,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.stores import offline_settings  # noqa: E402
-from core.config import Settings  # noqa: E402
-from core.embeddings import OfflineEmbedder  # noqa: E402
-from core.ingest.prepare import cut, profile  # noqa: E402
-from core.text.chunking import ChunkSettings  # noqa: E402
-from ops.ray_local import prepare_environment, start_ray  # noqa: E402
+from bench.stores import offline_settings
+from core.config import Settings
+from core.embeddings import OfflineEmbedder
+from core.ingest.prepare import cut, profile
+from core.text.chunking import ChunkSettings
+from ops.ray_local import prepare_environment, start_ray
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 

@@ -73,11 +73,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import aiohttp  # noqa: E402
-import psutil  # noqa: E402
-import psycopg  # noqa: E402
+import aiohttp
+import psutil
+import psycopg
 
-from core.config import Settings, load_settings  # noqa: E402
+from core.config import Settings, load_settings
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 LOCAL, LOCAL_ALL, HTTP, HANDLE = "in-process", "in-process, logits_all", "HTTP /chat/ask", "Tutor handle"
@@ -318,7 +318,7 @@ async def http_one(http: aiohttp.ClientSession, token: str, prompt: Prompt, star
                     data = next((line[6:] for line in block.decode().splitlines() if line.startswith("data: ")), None)
                     if data is not None:
                         event(stream, json.loads(data))
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         stream.failure = f"HTTP failed: {type(exc).__name__}: {exc}"[:200]
     return stream
 

@@ -47,12 +47,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import aiohttp  # noqa: E402
-import numpy as np  # noqa: E402
-import psycopg  # noqa: E402
+import aiohttp
+import numpy as np
+import psycopg
 
-from bench.stores import offline_settings, running_system  # noqa: E402
-from core.config import Settings  # noqa: E402
+from bench.stores import offline_settings, running_system
+from core.config import Settings
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 
@@ -73,11 +73,11 @@ async def ingest_eval(passages: list[dict]) -> None:
 
 async def fill(settings: Settings, passages: list[dict], target: int) -> int:
     """Recombined-sentence chunks with random vectors until the corpus has `target` chunks."""
+    import redis.asyncio as aioredis
+
     from actors import registry
     from actors.tracing import call
     from core.corpus.cache import bump_generation
-    import redis.asyncio as aioredis
-
     from core.text.arabic import normalise_for_matching
 
     rng = random.Random(7)

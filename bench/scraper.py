@@ -28,10 +28,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.scrape.extract import extract_page  # noqa: E402
-from core.text.simhash import hamming, simhash  # noqa: E402
-from core.text.simhash import SimHashIndex  # noqa: E402
-from tests.corpus_texts import ARABIC, ENGLISH, FRENCH, eval_passages  # noqa: E402
+from core.scrape.extract import extract_page
+from core.text.simhash import (
+    SimHashIndex,
+    hamming,
+    simhash,
+)
+from tests.corpus_texts import ARABIC, ENGLISH, FRENCH, eval_passages
 
 CHROME = {
     "ar": ("الرئيسية", "الدروس", "اتصل بنا", "جميع الحقوق محفوظة لوزارة التهذيب الوطني"),

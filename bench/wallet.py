@@ -25,12 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psycopg  # noqa: E402
+import psycopg
 
-from core.config import Settings, load_settings  # noqa: E402
-from core.db.migrate import migrate  # noqa: E402
-from bench.stores import database  # noqa: E402
-from ops.ray_local import prepare_environment, start_ray  # noqa: E402
+from bench.stores import database
+from core.config import Settings, load_settings
+from core.db.migrate import migrate
+from ops.ray_local import prepare_environment, start_ray
 
 USERS = 1_000
 FUNDS = 10**15

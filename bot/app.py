@@ -17,8 +17,6 @@ from psycopg_pool import AsyncConnectionPool
 
 from actors.ingestion_client import Ingestion
 from actors.wallet_client import Wallet
-from serve_app.retrieval_client import Retrieval
-from serve_app.tutor_client import Tutor
 from bot.middlewares.i18n import I18nMiddleware
 from bot.middlewares.request_id import RequestIdMiddleware
 from bot.middlewares.retry_after import RetryAfterMiddleware
@@ -27,8 +25,12 @@ from bot.routers import admin, chat, errors, fallback, ingestion, language, quiz
 from bot.routers import sources as source_commands
 from bot.routers import wallet as wallet_commands
 from bot.texts import Translator
+from core.app.accounts import Accounts
+from core.app.wallet_view import WalletView
 from core.config import Settings
 from core.db.users import LANGUAGES
+from serve_app.retrieval_client import Retrieval
+from serve_app.tutor_client import Tutor
 
 LEARNER_COMMANDS = ("start", "help", "quiz", "score", "new", "search", "balance", "history", "language")
 
@@ -46,8 +48,10 @@ def build_bot(settings: Settings) -> Bot:
 
 def build_dispatcher(settings: Settings, pool: AsyncConnectionPool, tutor: Tutor | None = None) -> Dispatcher:
     """`tutor` defaults to the running system's Tutor deployment (tests may pass another app's)."""
-    dp = Dispatcher(pool=pool, settings=settings, wallet=Wallet(settings), ingestion=Ingestion(),
-                    retrieval=Retrieval(), tutor=tutor or Tutor())
+    wallet = Wallet(settings)
+    wallets = WalletView(wallet)
+    dp = Dispatcher(pool=pool, settings=settings, wallet=wallet, wallets=wallets, accounts=Accounts(pool, wallets),
+                    ingestion=Ingestion(), retrieval=Retrieval(), tutor=tutor or Tutor())
     dp.update.outer_middleware(RequestIdMiddleware())
     dp.update.outer_middleware(UserMiddleware(pool, settings.ADMIN_TELEGRAM_IDS))
     dp.update.outer_middleware(I18nMiddleware())

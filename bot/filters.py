@@ -5,7 +5,6 @@ from aiogram.filters import Filter
 from aiogram.types import Message, TelegramObject
 
 from bot.texts import Translator
-
 from core.db.users import User
 
 

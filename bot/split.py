@@ -95,9 +95,7 @@ def graphemes(text: str) -> Iterator[str]:
     i, n = 0, len(text)
     while i < n:
         j = i + 1
-        if text[i] == "\r" and j < n and text[j] == "\n":
-            j += 1
-        elif _is_regional(text[i]) and j < n and _is_regional(text[j]):
+        if text[i] == "\r" and j < n and text[j] == "\n" or _is_regional(text[i]) and j < n and _is_regional(text[j]):
             j += 1
         while j < n and (_extends(text[j]) or (text[j - 1] == _ZWJ and text[j] not in _BREAKING_SPACE)):
             j += 1

@@ -17,6 +17,8 @@ from ops.ingest import run_ingest, run_reindex
 from ops.jobs import JOBS
 from ops.ray_local import NoRunningSystem
 from ops.sync import run_sync
+from ops.users import add_arguments as user_arguments
+from ops.users import run_users
 
 
 def _up(settings: Settings, _: argparse.Namespace) -> int:
@@ -46,6 +48,8 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] =
     "ingest": ("ingest files, directories or URLs through the running system, with a progress bar", run_ingest),
     "reindex": ("embed every chunk with the current embedding model, then switch readers to it", run_reindex),
     "sync": ("crawl a web source now through the running system, with a progress bar", run_sync),
+    "users": ("manage users and HTTP API tokens through the running system: add, list, role, tier, token, revoke",
+              run_users),
     "eval": ("measure retrieval on ../shared/eval (recall@k, MRR, nDCG@10) beside the BM25 baseline; "
              "--answers: the Tutor's answers (contains-gold, F1, citations, language, refusals, TTFT) beside the "
              "extractive path; --quizzes: the share of valid quiz items", run_eval),
@@ -64,6 +68,8 @@ def parser() -> argparse.ArgumentParser:
         if name == "ingest":
             command.add_argument("paths", nargs="+", metavar="PATH|URL")
             command.add_argument("--visibility", choices=("public", "admin"), default="public")
+        if name == "users":
+            user_arguments(command)
         if name == "sync":
             command.add_argument("source")
         if name == "eval":

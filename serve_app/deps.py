@@ -3,7 +3,8 @@
 The gateway installs one `Resources` per replica process at start (a module global: Serve hands the
 replica a copy of the FastAPI app, so `app.state` set by the gateway would not be the one routes
 see); routes get clients and the authenticated principal through FastAPI dependencies. Tokens are
-per user (`Authorization: Bearer ust_...`), issued by an admin from the bot, and carry the role.
+per user (`Authorization: Bearer ust_...`), issued by an admin (bot, HTTP or `ustadh users token`),
+and carry the role.
 
 A replica remembers each token it authenticated (its principal: user, role, tier) for AUTH_CACHE_S
 seconds, so a busy client costs no database query per request; a revoked token or a changed tier
@@ -12,14 +13,16 @@ therefore takes effect within that time (0 turns the cache off).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from cachetools import TTLCache
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from psycopg_pool import AsyncConnectionPool
 
 from actors.ingestion_client import Ingestion
 from actors.wallet_client import Wallet
+from core.app.accounts import Accounts
+from core.app.wallet_view import WalletView
 from core.config import Settings
 from core.db import api_tokens
 from core.db.api_tokens import Principal
@@ -34,6 +37,7 @@ class Resources:
         self.retriever = retriever  # in the retrieval application: the replica's own RetrieverApp
         self.tutor = tutor  # the Tutor deployment's handle
         self.wallet = Wallet(settings)
+        self.wallets = WalletView(self.wallet)
         self.ingestion = Ingestion()
         self._pool: AsyncConnectionPool | None = None
         self._lock = asyncio.Lock()
@@ -46,6 +50,16 @@ class Resources:
                 if self._pool is None:
                     self._pool = await open_pool(self.settings.DATABASE_URL or "", max_size=10, name="gateway")
         return self._pool
+
+    async def accounts(self) -> Accounts:
+        return Accounts(await self.pool(), self.wallets)
+
+    def forget_principals(self, user_id: int) -> None:
+        """Drop this replica's remembered tokens of a user whose role or tokens just changed (other
+        replicas forget them within AUTH_CACHE_S)."""
+        if self.principals is not None:
+            for token in [k for k, v in self.principals.items() if v.user_id == user_id]:
+                self.principals.pop(token, None)
 
 
 _installed: Resources | None = None
@@ -77,7 +91,8 @@ async def resources() -> Resources:
 async def principal(request: Request) -> Principal:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise HTTPException(401, "send 'Authorization: Bearer <token>'; an admin issues tokens with /token",
+        raise HTTPException(401, "send 'Authorization: Bearer <token>'; an admin issues tokens with /token, "
+                            "POST /admin/users/{id}/tokens or `ustadh users token`",
                             headers={"WWW-Authenticate": "Bearer"})
     shared, token = installed(), token.strip()
     remembered = shared.principals.get(token) if shared.principals is not None else None
@@ -96,3 +111,8 @@ async def admin(request: Request) -> Principal:
     if not caller.is_admin:
         raise HTTPException(403, "this route is for admins")
     return caller
+
+
+Res = Annotated[Resources, Depends(resources)]
+Caller = Annotated[Principal, Depends(principal)]
+Admin = Annotated[Principal, Depends(admin)]

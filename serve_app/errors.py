@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from core.app.accounts import AccountError
 from core.ledger import errors as ledger
 
 STATUS: dict[type[ledger.LedgerError], int] = {
@@ -31,3 +32,11 @@ def status_of(error: ledger.LedgerError) -> int:
 async def ledger_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ledger.LedgerError)
     return JSONResponse({"error": error.code, "message": error.message}, status_code=status_of(error))
+
+
+ACCOUNT_STATUS = {"unknown_user": 404, "username_taken": 409}
+
+
+async def account_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, AccountError)
+    return JSONResponse({"error": error.code, "message": str(error)}, status_code=ACCOUNT_STATUS.get(error.code, 422))

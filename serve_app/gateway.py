@@ -16,19 +16,20 @@ from ray import serve
 
 from actors import registry
 from actors.tracing import call
+from core.app.accounts import AccountError
 from core.config import Settings, load_settings
-from core.logs import setup_logging
 from core.ledger.errors import LedgerError
-from serve_app import deps, ingestion_api, retrieval_client, scraping_api, tutor_api, wallet_api
+from core.logs import setup_logging
+from serve_app import deps, ingestion_api, retrieval_client, scraping_api, tutor_api, users_api, wallet_api
 from serve_app.body_limit import JSON_MAX_BYTES, BodyLimit
 from serve_app.deps import Resources
-from serve_app.errors import ledger_error
+from serve_app.errors import account_error, ledger_error
 from serve_app.health import HealthReport, summary
 from serve_app.loopback import keep_replica_grpc_on_loopback
-from serve_app.tutor import Tutor
 from serve_app.metrics import COMPONENT_UP, PROBE_LATENCY, gateway_metrics, ray_node_metrics
 from serve_app.request_context import RequestContext
 from serve_app.strict_json import strict
+from serve_app.tutor import Tutor
 
 keep_replica_grpc_on_loopback()
 api = strict(FastAPI(title="Ustadh API", version="0.1.0"))
@@ -36,7 +37,10 @@ api.include_router(wallet_api.router)
 api.include_router(ingestion_api.router)
 api.include_router(tutor_api.router)
 api.include_router(scraping_api.router)
+api.include_router(users_api.router)
+api.include_router(users_api.admin_router)
 api.add_exception_handler(LedgerError, ledger_error)
+api.add_exception_handler(AccountError, account_error)
 
 
 def _body_limit(path: str) -> int:
@@ -85,7 +89,7 @@ class GatewayApp:
         if self.retriever is None:
             try:
                 self.retriever = await asyncio.to_thread(retrieval_client.deployment_handle)
-            except Exception as exc:  # noqa: BLE001 - not deployed (yet): health says so
+            except Exception as exc:
                 return _failure(exc)
         return await self._deployment_status(self.retriever)
 
@@ -93,7 +97,7 @@ class GatewayApp:
         """A deployment's breaker state (embeddings for retrieval, the LLM for the tutor)."""
         try:
             return await asyncio.wait_for(deployment.status.remote(), self.settings.HEALTH_TIMEOUT_S)
-        except Exception as exc:  # noqa: BLE001 - health must answer whatever the replica does
+        except Exception as exc:
             return _failure(exc)
 
     @api.get("/metrics")

@@ -29,10 +29,10 @@ from core.request_id import current_request_id
 from core.retrieval.query import QueryError
 from serve_app import deps
 from serve_app.body_limit import JSON_MAX_BYTES, BodyLimit
-from serve_app.strict_json import strict
 from serve_app.deps import Resources, principal, resources
 from serve_app.request_context import RequestContext
 from serve_app.retriever import RetrieverApp
+from serve_app.strict_json import strict
 
 ROUTE_PREFIX = "/retrieve"
 api = strict(FastAPI(title="Ustadh retrieval API", version="0.1.0"))

@@ -22,8 +22,8 @@ import numpy as np
 import redis.asyncio as aioredis
 from loguru import logger
 from psycopg_pool import AsyncConnectionPool
-from ray.util.metrics import Gauge
 from ray.exceptions import RayActorError, RayTaskError
+from ray.util.metrics import Gauge
 from redis.exceptions import RedisError
 
 from actors import registry

@@ -34,21 +34,21 @@ from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 from loguru import logger
 from psycopg_pool import AsyncConnectionPool
 from ray import serve
 from ray.util.metrics import Counter, Gauge
+from redis.exceptions import RedisError
 
 from actors.wallet_client import Wallet
 from core.answer.checks import checked_answer, is_refusal
 from core.answer.extractive import extractive_answer
 from core.answer.prompt import NOT_IN_MATERIAL, grounded_messages
 from core.answer.sources import cited_numbers, number_sources
+from core.app.wallet_view import WalletView
 from core.config import Settings
 from core.db.pool import open_pool
 from core.ledger.errors import IdempotencyConflict, InsufficientFunds, LedgerError
-from core.ledger.grants import grant_request_id, monthly_grant
 from core.ledger.model import Reservation, Status
 from core.ledger.tiers import EXTRACTIVE, Tier, cost, reservation_amount
 from core.ledger.tiers import tier as tier_named
@@ -96,9 +96,9 @@ class TutorApp:
         self.memory = Memory(self.redis, settings.MEMORY_TURNS, settings.MEMORY_TTL_S)
         self.llm = ChatModel(settings)
         self.wallet = Wallet(settings)
+        self.wallets = WalletView(self.wallet)
         self._pool: AsyncConnectionPool | None = None
         self._pool_lock = asyncio.Lock()
-        self._granted: set[str] = set()
         self.answers = Counter("ustadh_answers", "Answers and quizzes by how they were made",
                                tag_keys=("kind", "mode"))
         self.breaker_open = Gauge("ustadh_breaker_open", "1 while the circuit breaker refuses calls",
@@ -178,7 +178,7 @@ class TutorApp:
     async def reserve(self, user_id: int, tier: Tier, amount: int, key: str, purpose: str) -> Reservation:
         """Hold `amount` after this month's tier grant is in place; Refused when credit is short or
         the key was used for another request. `purpose` names what the request asks (its digest)."""
-        await self._grant(user_id, tier)
+        await self.wallets.claim_grant(user_id, tier.name)
         try:
             return await self.wallet.reserve(user_id, amount, f"{key}:reserve", purpose=purpose)
         except InsufficientFunds as exc:
@@ -246,13 +246,6 @@ class TutorApp:
         self.answers.inc(tags={"kind": kind, "mode": mode})
         self.breaker_open.set(0 if self.llm.breaker.state == "closed" else 1, tags={"endpoint": "llm"})
 
-    async def _grant(self, user_id: int, tier: Tier) -> None:
-        request_id = grant_request_id(user_id, tier.name)
-        if request_id in self._granted:
-            return
-        await self.wallet.grant(user_id, monthly_grant(tier.name), request_id, memo=f"{tier.name} monthly grant")
-        self._granted.add(request_id)
-
 
 class _Answer:
     """One question's way through the flow; `run` yields the events."""
@@ -308,7 +301,7 @@ class _Answer:
             settled = True
             await self._remember(text, made, charged)
             yield self._done(made, charged, replayed=False)
-        except Exception:  # noqa: BLE001 - the learner hears "try again"; the reservation is voided below
+        except Exception:
             logger.exception("answer failed")
             yield Refused("unavailable").event()
         finally:
@@ -325,7 +318,7 @@ class _Answer:
         try:
             await self.app.memory.remember(self.user_id, text, made.text)
             await self._record("answered", mode=made.mode, usage=made.usage, cost=charged)
-        except Exception:  # noqa: BLE001 - logged; the learner still gets what they paid for
+        except Exception:
             logger.exception("could not remember or record an answer")
         self.app.note("answer", made.mode)
 
@@ -460,7 +453,7 @@ class _Quiz:
             await self._record("answered", mode, usage=usage, cost=charged)
             self.app.note("quiz", mode)
             return {"type": "quiz", "questions": stored, "charged": charged, "language": language, "replayed": False}
-        except Exception:  # noqa: BLE001 - the learner hears "try again"; the reservation is voided below
+        except Exception:
             logger.exception("quiz failed")
             return Refused("unavailable").event()
         finally:

@@ -6,15 +6,16 @@ its answer says `"replayed": true`; the same key with another amount or user is 
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.db.api_tokens import Principal
+from core.db.users import User
 from core.ledger.model import Status
 from serve_app import strict_json
-from serve_app.deps import Resources, admin, principal, resources
+from serve_app.deps import Caller, Principal, Res, Resources, admin, principal, resources
 
 router = strict_json.router(prefix="/wallet", tags=["wallet"])
 MAX_MICRO = 2**63 - 1
@@ -36,10 +37,54 @@ def _subject(caller: Principal, user_id: int | None) -> int:
     return user_id if user_id is not None and caller.is_admin else caller.user_id
 
 
+class BalanceOut(BaseModel):
+    """Micro-credits; `available` = `posted` - `pending`."""
+
+    user_id: int
+    credits: int
+    debits: int
+    pending: int
+    posted: int
+    available: int
+
+
+class MovementOut(BaseModel):
+    id: int
+    kind: str
+    credits: int
+    debits: int
+    pending_delta: int
+    memo: str
+    created_at: datetime
+
+
+class HistoryOut(BaseModel):
+    movements: list[MovementOut]
+
+
+async def _wallet_of(caller: Principal, user_id: int | None, res: Resources) -> User:
+    """The user whose wallet is asked for, with their current tier (whose grant is claimed)."""
+    return await (await res.accounts()).get(_subject(caller, user_id))
+
+
 @router.get("/balance")
-async def balance(caller: Annotated[Principal, Depends(principal)], res: Annotated[Resources, Depends(resources)],
-                  user_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None) -> dict[str, Any]:
-    return (await res.wallet.balance(_subject(caller, user_id))).to_json()
+async def balance(caller: Caller, res: Res,
+                  user_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None) -> BalanceOut:
+    """The balance, after this month's tier grant is claimed (as the bot's /balance does)."""
+    subject = await _wallet_of(caller, user_id, res)
+    return BalanceOut(**(await res.wallets.balance(subject.id, subject.tier)).to_json())
+
+
+@router.get("/history")
+async def history(caller: Caller, res: Res, limit: Annotated[int, Query(ge=1, le=200)] = 20,
+                  before_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
+                  user_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None) -> HistoryOut:
+    """Ledger movements, newest first; page with `before_id` (the last id seen)."""
+    subject = await _wallet_of(caller, user_id, res)
+    found = await res.wallets.history(subject.id, subject.tier, limit=limit, before_id=before_id)
+    return HistoryOut(movements=[MovementOut(id=m.id, kind=m.kind, credits=m.credits, debits=m.debits,
+                                             pending_delta=m.pending_delta, memo=m.memo, created_at=m.created_at)
+                                 for m in found])
 
 
 @router.get("/reservations")

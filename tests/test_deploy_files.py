@@ -8,8 +8,8 @@ import yaml
 from ray.serve.schema import ServeDeploySchema
 
 from core.config import Settings
-from serve_app.gateway import Gateway, build_app
 from serve_app import retrieval_api, retrieval_client
+from serve_app.gateway import Gateway, build_app
 from serve_app.retrieval_api import Retriever
 from serve_app.tutor import Tutor
 

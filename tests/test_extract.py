@@ -18,7 +18,17 @@ from fpdf import FPDF
 from pypdf import PdfWriter
 
 from core.ingest.extract import (
-    DOCX, HTML, MARKDOWN, MEDIA_TYPES, PDF, PLAIN, REASONS, ExtractionError, Extracted, extract, sniff_media_type,
+    DOCX,
+    HTML,
+    MARKDOWN,
+    MEDIA_TYPES,
+    PDF,
+    PLAIN,
+    REASONS,
+    Extracted,
+    ExtractionError,
+    extract,
+    sniff_media_type,
 )
 from tests.documents import core_font_pdf, docx_bytes
 

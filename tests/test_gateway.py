@@ -56,9 +56,9 @@ async def test_request_id_reaches_the_actor_and_comes_back(ray_system: RaySystem
         response = await client.get("/healthz", headers={"X-Request-ID": rid})
     assert response.headers["x-request-id"] == rid
     actor_line = await wait_for_log(ray_system.settings,
-                                    lambda l: l["request_id"] == rid and l["component"] == "vector_store")
+                                    lambda e: e["request_id"] == rid and e["component"] == "vector_store")
     assert actor_line["msg"] == "ping" and actor_line["pid"] != os.getpid()
-    await wait_for_log(ray_system.settings, lambda l: l["request_id"] == rid and l["component"] == "gateway")
+    await wait_for_log(ray_system.settings, lambda e: e["request_id"] == rid and e["component"] == "gateway")
 
 
 async def test_request_without_id_gets_a_fresh_one(ray_system: RaySystem) -> None:
@@ -67,8 +67,8 @@ async def test_request_without_id_gets_a_fresh_one(ray_system: RaySystem) -> Non
         second = await client.get("/healthz")
     ids = {first.headers["x-request-id"], second.headers["x-request-id"]}
     assert len(ids) == 2 and all(ids)
-    await wait_for_log(ray_system.settings, lambda l: l["request_id"] == first.headers["x-request-id"]
-                       and l["component"] == "vector_store")
+    await wait_for_log(ray_system.settings, lambda e: e["request_id"] == first.headers["x-request-id"]
+                       and e["component"] == "vector_store")
 
 
 async def test_metrics_are_prometheus_text(ray_system: RaySystem) -> None:
@@ -165,8 +165,8 @@ async def test_webhook_update_flows_through_the_gateway_to_the_bot(ray_system: R
             assert call.shown == CATALOG["start"]["ar"].format(name="مريم")
             assert not tg.calls("getUpdates")
             rid = accepted.headers["x-request-id"]
-            await wait_for_log(ray_system.settings, lambda l: l["request_id"] == rid
-                               and l["component"] == "telegram_bot" and l["msg"] == "update handled")
+            await wait_for_log(ray_system.settings, lambda e: e["request_id"] == rid
+                               and e["component"] == "telegram_bot" and e["msg"] == "update handled")
         finally:
             await actor.stop.remote()
             ray.kill(actor)

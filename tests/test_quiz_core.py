@@ -15,8 +15,7 @@ from core.quiz.vocabulary import WORD, quiz_sentences
 from core.retrieval.analysis import terms
 from core.text.arabic import normalise_for_matching
 from core.text.tokens import count_tokens
-from tests.corpus_texts import (ARABIC, ARABIC_2, ENGLISH, ENGLISH_2, FRENCH, FRENCH_2, HASSANIYA,
-                                eval_passages)
+from tests.corpus_texts import ARABIC, ARABIC_2, ENGLISH, ENGLISH_2, FRENCH, FRENCH_2, HASSANIYA, eval_passages
 
 TEXTS = {"ar": (ARABIC, ARABIC_2), "fr": (FRENCH, FRENCH_2), "en": (ENGLISH, ENGLISH_2)}
 ALL = [ARABIC, ARABIC_2, FRENCH, FRENCH_2, ENGLISH, ENGLISH_2, HASSANIYA]

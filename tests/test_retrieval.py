@@ -128,7 +128,7 @@ async def test_request_id_follows_a_retrieval_into_the_retriever_replica(corpus:
     assert answer.status_code == 200 and answer.headers["x-request-id"] == rid, answer.text
     assert answer.json()["hits"]
     for message in ("retrieved", "http POST /retrieve -> 200"):
-        line = await wait_for_log(ray_system.settings, lambda l: l["request_id"] == rid and l["msg"] == message)
+        line = await wait_for_log(ray_system.settings, lambda entry, message=message: entry["request_id"] == rid and entry["msg"] == message)
         assert line["component"] == "retriever" and line["pid"] != os.getpid(), line
 
 

@@ -22,9 +22,9 @@ from aiohttp.test_utils import TestServer
 from core.config import Settings
 from core.scrape.extract import extract_page
 from core.scrape.fetch import FetchError, PageFetcher
-from core.web.guard import AddressGuard, Blocked, GuardedResolver
 from core.scrape.politeness import HostPacer
 from core.scrape.sitemap import parse_sitemap
+from core.web.guard import AddressGuard, Blocked, GuardedResolver
 from tests.corpus_texts import ARABIC, ENGLISH, FRENCH
 
 ETAG = '"v1"'

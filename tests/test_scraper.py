@@ -263,7 +263,7 @@ async def test_failing_source_is_paused_with_a_reason(school: tuple[Site, Any], 
     name = f"broken-{uuid.uuid4().hex[:8]}"
     await sources.upsert_source(pool, name, seed_urls=[site.url("/missing")], max_depth=0, page_budget=3,
                                 allow_patterns=[site.url("/missing*")])  # not the sitemap's pages
-    for attempt in (1, 2):
+    for _ in (1, 2):
         started = await crawler.sync.remote(name)
         status = await finished(crawler, name, started["id"])
         assert status["crawl"]["state"] == "failed" and "failed" in status["crawl"]["error"]

@@ -13,8 +13,13 @@ import psutil
 import pytest
 
 from core.config import Settings, load_settings
-from ops.ray_local import (HAPROXY_LOOPBACK, HAPROXY_SOCKET_PATH_MAX, claim_private_dir, haproxy_dir,
-                           serve_ingress_environment)
+from ops.ray_local import (
+    HAPROXY_LOOPBACK,
+    HAPROXY_SOCKET_PATH_MAX,
+    claim_private_dir,
+    haproxy_dir,
+    serve_ingress_environment,
+)
 from tests.conftest import free_port
 
 # The listeners of the config Ray Serve 2.60 writes (haproxy_templates.py), the API's first.

@@ -60,8 +60,7 @@ def test_boilerplate() -> None:
 
 
 def test_keyword_list_lacks_stop_words() -> None:
-    words = ("photosynthesis chlorophyll mitochondria nucleus ribosome enzyme glucose "
-             "membrane cytoplasm osmosis").split()
+    words = ["photosynthesis", "chlorophyll", "mitochondria", "nucleus", "ribosome", "enzyme", "glucose", "membrane", "cytoplasm", "osmosis"]
     assert assess(" ".join(words * 4), "en").reason == "stopwords"
 
 

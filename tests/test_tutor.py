@@ -21,7 +21,6 @@ from pydantic import SecretStr
 from actors.ingestion_client import Ingestion
 from actors.wallet_client import Wallet
 from bot.split import visible_text as visible
-from core.db import api_tokens
 from core.ledger.reconcile import reconcile
 from core.ledger.tiers import cost
 from serve_app.tutor import Tutor as TutorDeployment

@@ -16,10 +16,19 @@ from actors import registry
 from actors.wallet_client import Wallet
 from core.config import Settings
 from core.db.migrate import migrate
-from core.ledger.errors import (AlreadyResolved, IdempotencyConflict, InsufficientFunds, InvalidAmount,
-                                InvalidArgument, InvalidId, SettleExceedsReserved, UnknownReservation, UnknownUser,
-                                WrongShard)
 from core.ledger.commands import TopUp
+from core.ledger.errors import (
+    AlreadyResolved,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidAmount,
+    InvalidArgument,
+    InvalidId,
+    SettleExceedsReserved,
+    UnknownReservation,
+    UnknownUser,
+    WrongShard,
+)
 from core.ledger.model import Balance, Reservation, Status
 from core.ledger.reconcile import reconcile
 from core.ledger.sharding import shard_of

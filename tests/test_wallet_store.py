@@ -14,10 +14,25 @@ from psycopg.types.json import Jsonb
 from core.db.users import TIERS as USER_TIERS
 from core.ledger import store, tiers
 from core.ledger.commands import MAX_BIGINT, ExpireDue, Grant, Reserve, Settle, TopUp, Void, parse_reservation_id
-from core.ledger.errors import (ERRORS, AlreadyResolved, BalanceOverflow, IdempotencyConflict, InsufficientFunds,
-                                InternalError, InvalidAmount, InvalidArgument, InvalidId, LedgerError,
-                                ReservationExpired, SettleExceedsReserved, UnknownModel, UnknownReservation,
-                                UnknownTier, UnknownUser, error_from_json)
+from core.ledger.errors import (
+    ERRORS,
+    AlreadyResolved,
+    BalanceOverflow,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InternalError,
+    InvalidAmount,
+    InvalidArgument,
+    InvalidId,
+    LedgerError,
+    ReservationExpired,
+    SettleExceedsReserved,
+    UnknownModel,
+    UnknownReservation,
+    UnknownTier,
+    UnknownUser,
+    error_from_json,
+)
 from core.ledger.machine import encode
 from core.ledger.model import Balance, Reservation, Status
 from core.ledger.reconcile import reconcile

@@ -14,11 +14,11 @@ from bot.filters import IsAdmin, refuse_non_admin
 from bot.ledger_errors import explain
 from bot.stats_chart import render_chart
 from bot.texts import Translator
-from core.db import api_tokens, users
+from core.app.accounts import AccountError, Accounts
 from core.db.users import ROLES, TIERS, User
 from core.ledger.errors import LedgerError
-from core.ledger.grants import grant_request_id, monthly_grant
 from core.ledger.money import format_credits, parse_credits
+from core.ledger.tiers import tier as tier_named
 from core.tutor import records
 
 ADMIN_COMMANDS = ("topup", "tier", "token", "users", "role", "stats")
@@ -31,14 +31,15 @@ def _arguments(command: CommandObject, count: int) -> list[str] | None:
     return parts if len(parts) == count else None
 
 
-async def _target(message: Message, pool: AsyncConnectionPool, reference: str, t: Translator) -> User | None:
-    target = await users.find(pool, reference)
-    if target is None:
+async def _target(message: Message, accounts: Accounts, reference: str, t: Translator) -> User | None:
+    try:
+        return await accounts.find(reference)
+    except AccountError:
         await message.answer(t("user_not_found", user=reference[:64]))
-    return target
+        return None
 
 
-async def top_up(message: Message, command: CommandObject, pool: AsyncConnectionPool, wallet: Wallet,
+async def top_up(message: Message, command: CommandObject, accounts: Accounts, wallet: Wallet,
                  t: Translator) -> None:
     args = _arguments(command, 2)
     if args is None:
@@ -49,7 +50,7 @@ async def top_up(message: Message, command: CommandObject, pool: AsyncConnection
     except LedgerError as error:
         await message.answer(explain(t, error))
         return
-    target = await _target(message, pool, args[0], t)
+    target = await _target(message, accounts, args[0], t)
     if target is None:
         return
     request_id = f"topup:{message.chat.id}:{message.message_id}"  # a redelivered update tops up once
@@ -62,37 +63,33 @@ async def top_up(message: Message, command: CommandObject, pool: AsyncConnection
                            available=format_credits(balance.available, t.language)))
 
 
-async def set_tier(message: Message, command: CommandObject, pool: AsyncConnectionPool, wallet: Wallet,
-                   t: Translator) -> None:
+async def set_tier(message: Message, command: CommandObject, accounts: Accounts, t: Translator) -> None:
     args = _arguments(command, 2)
     if args is None or args[1].lower() not in TIERS:
         await message.answer(t("tier_usage"))
         return
-    target = await _target(message, pool, args[0], t)
+    target = await _target(message, accounts, args[0], t)
     if target is None:
         return
-    tier = args[1].lower()
-    updated = await users.set_tier(pool, target.id, tier)
     try:
-        await wallet.grant(updated.id, monthly_grant(tier), grant_request_id(updated.id, tier),
-                           memo=f"{tier} monthly grant")
+        updated = await accounts.change_tier(target.id, args[1])
     except LedgerError as error:
         await message.answer(explain(t, error))
         return
-    await message.answer(t("tier_done", user=args[0], tier=tier,
-                           grant=format_credits(monthly_grant(tier), t.language)))
+    await message.answer(t("tier_done", user=args[0], tier=updated.tier,
+                           grant=format_credits(tier_named(updated.tier).monthly_grant, t.language)))
 
 
-async def issue_token(message: Message, command: CommandObject, pool: AsyncConnectionPool, t: Translator) -> None:
+async def issue_token(message: Message, command: CommandObject, accounts: Accounts, t: Translator) -> None:
     args = _arguments(command, 1)
     if args is None:
         await message.answer(t("token_usage"))
         return
-    target = await _target(message, pool, args[0], t)
+    target = await _target(message, accounts, args[0], t)
     if target is None:
         return
-    token = await api_tokens.issue(pool, target.id, target.role)
-    await message.answer(t("token_issued", user=args[0], role=target.role, token=token))
+    user, token = await accounts.issue_token(target.id)
+    await message.answer(t("token_issued", user=args[0], role=user.role, token=token))
 
 
 def display_name(user: User) -> str:
@@ -100,22 +97,22 @@ def display_name(user: User) -> str:
     return name if len(name) <= _NAME_MAX else name[:_NAME_MAX - 1] + "…"
 
 
-async def list_users(message: Message, pool: AsyncConnectionPool, t: Translator) -> None:
-    total, latest = await users.recent(pool, USERS_SHOWN)
-    lines = [t("users_header", count=total)]
-    lines += [t("user_line", id=u.id, name=display_name(u), role=u.role, tier=u.tier) for u in latest]
+async def list_users(message: Message, accounts: Accounts, t: Translator) -> None:
+    page = await accounts.page(USERS_SHOWN)
+    lines = [t("users_header", count=page.total)]
+    lines += [t("user_line", id=u.id, name=display_name(u), role=u.role, tier=u.tier) for u in page.users]
     await message.answer("\n".join(lines))
 
 
-async def set_role(message: Message, command: CommandObject, pool: AsyncConnectionPool, t: Translator) -> None:
+async def set_role(message: Message, command: CommandObject, accounts: Accounts, t: Translator) -> None:
     args = _arguments(command, 2)
     if args is None or args[1].lower() not in ROLES:
         await message.answer(t("role_usage"))
         return
-    target = await _target(message, pool, args[0], t)
+    target = await _target(message, accounts, args[0], t)
     if target is None:
         return
-    updated = await users.set_role(pool, target.id, args[1].lower())
+    updated = await accounts.change_role(target.id, args[1])
     await message.answer(t("role_done", user=args[0], role=updated.role))
 
 

@@ -16,7 +16,7 @@ async def on_error(event: ErrorEvent, t: Translator | None = None) -> None:
         return
     try:
         await message.answer(t("err_generic"))
-    except Exception as exc:  # noqa: BLE001 - the apology itself failed; it is logged, nothing more to do
+    except Exception as exc:
         logger.warning("could not report the failure to the chat", error=str(exc))
 
 

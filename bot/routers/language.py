@@ -6,10 +6,10 @@ from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from psycopg_pool import AsyncConnectionPool
 
 from bot.texts import LANGUAGE_NAMES, Translator
-from core.db.users import LANGUAGES, User, set_language
+from core.app.accounts import Accounts
+from core.db.users import LANGUAGES, User
 
 
 class LanguageChoice(CallbackData, prefix="lang"):
@@ -24,18 +24,18 @@ async def ask_language(message: Message, t: Translator) -> None:
 
 
 async def language_from_argument(message: Message, command: CommandObject, user: User,
-                                 pool: AsyncConnectionPool, t: Translator) -> None:
+                                 accounts: Accounts, t: Translator) -> None:
     code = (command.args or "").strip().lower()
     if code not in LANGUAGES:
         await message.answer(t("language_unknown"))
         return
-    updated = await set_language(pool, user.id, code)
+    updated = await accounts.change_language(user.id, code)
     await message.answer(Translator(updated.language)("language_set"))
 
 
 async def language_chosen(query: CallbackQuery, callback_data: LanguageChoice, user: User,
-                          pool: AsyncConnectionPool) -> None:
-    updated = await set_language(pool, user.id, callback_data.code)
+                          accounts: Accounts) -> None:
+    updated = await accounts.change_language(user.id, callback_data.code)
     await query.answer()
     if query.message is not None:
         await query.message.answer(Translator(updated.language)("language_set"))

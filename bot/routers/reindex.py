@@ -60,7 +60,7 @@ async def run_reindex(bot: Bot, chat_id: int, ingestion: Ingestion, t: Translato
             if text != shown and (not step["remaining"] or loop.time() - edited_at >= _EDIT_EVERY_S):
                 await _edit(bot, progress, text)
                 shown, edited_at = text, loop.time()
-    except Exception as exc:  # noqa: BLE001 - the admin hears about any stop; the log has the reason
+    except Exception as exc:
         logger.warning("reindex stopped", error=str(exc), done=done)
         await bot.send_message(chat_id, t("reindex_failed", done=done))
         return

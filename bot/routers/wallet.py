@@ -1,41 +1,31 @@
-"""/balance and /history: a learner's own wallet. Both first claim this month's tier grant."""
+"""/balance and /history: a learner's own wallet, through `core.app.wallet_view` (which claims this
+month's tier grant first, as every surface does)."""
 from __future__ import annotations
 
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
-from actors.wallet_client import Wallet
 from bot.ledger_errors import explain
 from bot.texts import Translator
 from bot.wallet_view import balance_text, history_text
+from core.app.wallet_view import WalletView
 from core.db.users import User
 from core.ledger.errors import LedgerError
-from core.ledger.grants import grant_request_id, monthly_grant
-
-RECENT = 5
 
 
-async def claim_monthly_grant(wallet: Wallet, user: User) -> None:
-    await wallet.grant(user.id, monthly_grant(user.tier), grant_request_id(user.id, user.tier),
-                       memo=f"{user.tier} monthly grant")
-
-
-async def show_balance(message: Message, user: User, wallet: Wallet, t: Translator) -> None:
+async def show_balance(message: Message, user: User, wallets: WalletView, t: Translator) -> None:
     try:
-        await claim_monthly_grant(wallet, user)
-        balance = await wallet.balance(user.id)
-        recent = await wallet.movements(user.id, limit=RECENT)
+        summary = await wallets.summary(user.id, user.tier)
     except LedgerError as error:
         await message.answer(explain(t, error))
         return
-    await message.answer(balance_text(t, balance) + "\n\n" + history_text(t, recent))
+    await message.answer(balance_text(t, summary.balance) + "\n\n" + history_text(t, summary.recent))
 
 
-async def show_history(message: Message, user: User, wallet: Wallet, t: Translator) -> None:
+async def show_history(message: Message, user: User, wallets: WalletView, t: Translator) -> None:
     try:
-        await claim_monthly_grant(wallet, user)
-        movements = await wallet.movements(user.id, limit=20)
+        movements = await wallets.history(user.id, user.tier)
     except LedgerError as error:
         await message.answer(explain(t, error))
         return

@@ -158,7 +158,7 @@ def _fit_passages(head: list[Message], question: str, instruction: str, passages
             blocks.append(f"{header}\n{text}")
             continue
         for by_word in (False, True) if number == 1 else (False,):
-            cut = _largest(_cut_points(text, by_word), lambda t: fits([*blocks, f"{header}\n{t}"]))
+            cut = _largest(_cut_points(text, by_word), lambda t, header=header: fits([*blocks, f"{header}\n{t}"]))
             if cut is not None:
                 return [*blocks, f"{header}\n{cut}"]
         return blocks or None

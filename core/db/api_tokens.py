@@ -52,6 +52,12 @@ async def revoke_all(conn: AsyncConnection[Any], user_id: int) -> int:
     return cursor.rowcount
 
 
+async def revoke(pool: AsyncConnectionPool, user_id: int) -> int:
+    """Revoke every live token of the user; how many."""
+    async with pool.connection() as conn:
+        return await revoke_all(conn, user_id)
+
+
 async def authenticate(pool: AsyncConnectionPool, token: str) -> Principal | None:
     """The token's user with their current role and tier; None for an unknown or revoked token."""
     if not token.startswith(PREFIX) or len(token) > 200:

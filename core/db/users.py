@@ -1,5 +1,5 @@
-"""Users: created on first contact from Telegram, with language, role and tier. This module is the
-one writer of `users`."""
+"""Users: created on first contact from Telegram (or by an operator, `core.app.accounts`), with
+language, role and tier. This module is the one writer of `users`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,6 +53,24 @@ async def upsert_from_telegram(pool: AsyncConnectionPool, telegram_id: int, *, u
             {"tid": telegram_id, "username": username, "first_name": first_name,
              "language": language_from_telegram(language_code), "role": role})).fetchone()
     return User(**row)
+
+
+async def create(pool: AsyncConnectionPool, *, username: str | None, language: str, role: str, tier: str) -> User:
+    """A user with no Telegram account yet (an HTTP client or an operator's first admin)."""
+    for value, allowed, column in ((language, LANGUAGES, "language"), (role, ROLES, "role"), (tier, TIERS, "tier")):
+        if value not in allowed:
+            raise ValueError(f"unsupported {column} {value!r}")
+    async with pool.connection() as conn:
+        row = await (await conn.execute(
+            f"""INSERT INTO users (username, language, role, tier) VALUES (%s, %s, %s, %s)
+                RETURNING {_COLUMNS}""", (username, language, role, tier))).fetchone()
+    return User(**row)
+
+
+async def by_id(pool: AsyncConnectionPool, user_id: int) -> User | None:
+    async with pool.connection() as conn:
+        row = await (await conn.execute(f"SELECT {_COLUMNS} FROM users WHERE id = %s", (user_id,))).fetchone()
+    return User(**row) if row else None
 
 
 async def _set(pool: AsyncConnectionPool, user_id: int, column: str, value: str, allowed: tuple[str, ...]) -> User:

@@ -16,9 +16,18 @@ from typing import Any
 from uuid import UUID
 
 from core.ledger.commands import MAX_BIGINT, Command, ExpireDue, Grant, Mutation, Reserve, Settle, TopUp, Void
-from core.ledger.errors import (AlreadyResolved, BalanceOverflow, IdempotencyConflict, InsufficientFunds, LedgerError,
-                                ReservationExpired, SettleExceedsReserved, UnknownReservation, UnknownUser,
-                                error_from_json)
+from core.ledger.errors import (
+    AlreadyResolved,
+    BalanceOverflow,
+    IdempotencyConflict,
+    InsufficientFunds,
+    LedgerError,
+    ReservationExpired,
+    SettleExceedsReserved,
+    UnknownReservation,
+    UnknownUser,
+    error_from_json,
+)
 from core.ledger.model import Balance, Reservation, Status
 
 Outcome = Balance | Reservation | int | LedgerError

@@ -23,8 +23,17 @@ import regex
 from core.quiz.citation import citation_label
 from core.quiz.model import Passage, QuizQuestion
 from core.quiz.telegram_limits import MAX_QUESTION, fit_poll, tg_len
-from core.quiz.vocabulary import (LANGUAGES, WORD, Slot, Vocabulary, arabic_prefix, is_content_word, key,
-                                  quiz_sentences, strip_marks)
+from core.quiz.vocabulary import (
+    LANGUAGES,
+    WORD,
+    Slot,
+    Vocabulary,
+    arabic_prefix,
+    is_content_word,
+    key,
+    quiz_sentences,
+    strip_marks,
+)
 from core.text.arabic import normalise_for_matching
 from core.text.language import arabic_letter_share, detect
 

@@ -177,7 +177,7 @@ class Vocabulary:
         """Up to `k` wrong options for `slot`: fitting forms whose keys differ from the answer's,
         from each other's and from `exclude` (the sentence's own words), the closest in shape
         first, then `k` drawn by `rng` from the best 2k."""
-        ranked = sorted(((_distance(slot, form), rng.random(), form) for form in self.forms.values()))
+        ranked = sorted((_distance(slot, form), rng.random(), form) for form in self.forms.values())
         taken = [key(slot.answer), *exclude]
         shortlist: list[str] = []
         for _, _, form in ranked:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import regex
 from stop_words import get_stop_words
@@ -68,7 +68,7 @@ class Verdict:
     stats: QualityStats
 
 
-@lru_cache(maxsize=None)
+@cache
 def stop_words(language: Language) -> frozenset[str]:
     """The language's stop words, matching-normalised."""
     return frozenset(normalise_for_matching(word) for word in get_stop_words(language))

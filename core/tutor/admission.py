@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
@@ -59,7 +59,7 @@ class Admission:
 
     @staticmethod
     def _quota_key(user_id: int, now: float) -> str:
-        return f"quota:{user_id}:{datetime.fromtimestamp(now, timezone.utc):%Y-%m-%d}"
+        return f"quota:{user_id}:{datetime.fromtimestamp(now, UTC):%Y-%m-%d}"
 
 
 def _seconds_to_midnight(now: float) -> int:

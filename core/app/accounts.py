@@ -1,0 +1,105 @@
+"""Managing users on every surface: a user's own language; for admins create, list, find, change
+tier (with the new tier's grant) or role (revoking the user's API tokens), issue and revoke API tokens.
+
+`core.db.users` and `core.db.api_tokens` write the rows; this is the one home of the rules around
+them: a tier change claims the tier's monthly grant through `WalletView` (the grant is idempotent by
+request id and every wallet view claims it again, so a grant that fails after the tier changed is
+claimed by the user's next balance or question instead of being lost); a token carries the role
+the user has now.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from psycopg_pool import AsyncConnectionPool
+
+from core.app.wallet_view import WalletView
+from core.db import api_tokens, users
+from core.db.users import LANGUAGES, ROLES, TIERS, User
+
+_USERNAME = re.compile(r"^[A-Za-z0-9_]{3,32}$")
+
+
+class AccountError(ValueError):
+    """A request the rules refuse; `code` names it for the surfaces' translated messages."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class UserPage:
+    total: int
+    users: list[User]
+
+
+def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
+    chosen = value.strip().lower()
+    if chosen not in allowed:
+        raise AccountError(f"bad_{what}", f"{what} must be one of {', '.join(allowed)}, not {value[:32]!r}")
+    return chosen
+
+
+class Accounts:
+    def __init__(self, pool: AsyncConnectionPool, wallets: WalletView) -> None:
+        self.pool = pool
+        self.wallets = wallets
+
+    async def create(self, username: str | None, *, role: str = "learner", tier: str = "free",
+                     language: str = "en") -> User:
+        if username is not None:
+            if not _USERNAME.match(username):
+                raise AccountError("bad_username", "a username is 3-32 letters, digits or _")
+            if await users.find(self.pool, f"@{username}") is not None:
+                raise AccountError("username_taken", f"@{username} is taken")
+        created = await users.create(self.pool, username=username, language=_choice(language, LANGUAGES, "language"),
+                                     role=_choice(role, ROLES, "role"), tier=_choice(tier, TIERS, "tier"))
+        await self.wallets.claim_grant(created.id, created.tier)
+        return created
+
+    async def page(self, limit: int = 30) -> UserPage:
+        total, latest = await users.recent(self.pool, limit)
+        return UserPage(total, latest)
+
+    async def find(self, reference: str) -> User:
+        """A user by '@username', Telegram id or '#id' (AccountError 'unknown_user' otherwise)."""
+        found = await users.find(self.pool, reference)
+        if found is None:
+            raise AccountError("unknown_user", f"no user {reference[:64]!r}")
+        return found
+
+    async def get(self, user_id: int) -> User:
+        found = await users.by_id(self.pool, user_id)
+        if found is None:
+            raise AccountError("unknown_user", f"no user #{user_id}")
+        return found
+
+    async def change_tier(self, user_id: int, tier: str) -> User:
+        """The user on `tier`, with its monthly grant claimed (LedgerError if the wallet refuses it)."""
+        chosen = _choice(tier, TIERS, "tier")
+        await self.get(user_id)
+        updated = await users.set_tier(self.pool, user_id, chosen)
+        await self.wallets.claim_grant(updated.id, updated.tier)
+        return updated
+
+    async def change_language(self, user_id: int, language: str) -> User:
+        chosen = _choice(language, LANGUAGES, "language")
+        await self.get(user_id)
+        return await users.set_language(self.pool, user_id, chosen)
+
+    async def change_role(self, user_id: int, role: str) -> User:
+        """The user with `role`; a change revokes their API tokens (`users.set_role`)."""
+        chosen = _choice(role, ROLES, "role")
+        await self.get(user_id)
+        return await users.set_role(self.pool, user_id, chosen)
+
+    async def issue_token(self, user_id: int) -> tuple[User, str]:
+        """A new API token with the user's current role; their earlier tokens are revoked."""
+        user = await self.get(user_id)
+        return user, await api_tokens.issue(self.pool, user.id, user.role)
+
+    async def revoke_tokens(self, user_id: int) -> int:
+        await self.get(user_id)
+        return await api_tokens.revoke(self.pool, user_id)
