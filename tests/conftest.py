@@ -130,6 +130,17 @@ class RaySystem:
     handles: dict[str, Any]
 
 
+@pytest.fixture
+def cli_env(ray_system: RaySystem, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The environment a CLI command run in this process needs to find the tests' running system."""
+    settings = ray_system.settings
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        monkeypatch.setenv(name, getattr(settings, name))
+    monkeypatch.setenv("DATA_DIR", str(settings.DATA_DIR))
+    monkeypatch.setenv("WALLET_SHARDS", str(settings.WALLET_SHARDS))  # the CLI reads the system's configuration
+    return settings
+
+
 @pytest.fixture(scope="session")
 def ray_system(settings: Settings) -> Iterator[RaySystem]:
     """Ray on loopback with the system actors and the gateway deployed, as `ustadh up` does."""

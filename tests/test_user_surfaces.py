@@ -135,16 +135,6 @@ async def test_a_role_change_over_http_revokes_the_users_tokens(
         assert (await http.get("/me", headers=bearer(fresh))).status_code == 401
 
 
-@pytest.fixture
-def cli_env(ray_system: RaySystem, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    settings = ray_system.settings
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        monkeypatch.setenv(name, getattr(settings, name))
-    monkeypatch.setenv("DATA_DIR", str(settings.DATA_DIR))
-    monkeypatch.setenv("WALLET_SHARDS", str(settings.WALLET_SHARDS))
-    return settings
-
-
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     status = main(["users", *argv])
     captured = capsys.readouterr()
@@ -167,6 +157,8 @@ def test_an_operator_without_telegram_bootstraps_an_admin_and_http_tokens_from_t
                                       headers=bearer(token))
             assert created.status_code == 201, created.text
             learner = created.json()
+            bad = await http.post("/admin/users", json={"username": f"{name}_x", "tier": "gold"}, headers=bearer(token))
+            assert bad.status_code == 422 and bad.json()["error"] == "bad_tier", bad.text
             wallet = (await http.get("/wallet/balance", params={"user_id": learner["id"]},
                                      headers=bearer(token))).json()
             return me, learner, wallet
@@ -177,7 +169,7 @@ def test_an_operator_without_telegram_bootstraps_an_admin_and_http_tokens_from_t
     status, out, _ = _cli(capsys, "tier", f"#{learner['id']}", "standard")
     assert status == 0 and "\tstandard\t" in out
     status, out, _ = _cli(capsys, "list", "--limit", "5")
-    assert status == 0 and f"@{name}_l" in out
+    assert status == 0 and f"@{name}_l" in out and f"@{name}_x" not in out  # the refused user was not created
     status, _, err = _cli(capsys, "tier", "@no_such_user_here", "free")
     assert status == 1 and "no user" in err
     with psycopg.connect(cli_env.DATABASE_URL or "", row_factory=dict_row) as conn:

@@ -263,16 +263,6 @@ async def test_a_shard_refuses_another_shards_users_and_writes_nothing(ray_syste
     assert await Wallet(ray_system.settings).balance(theirs) == Balance(theirs, 0, 0, 0)
 
 
-@pytest.fixture
-def cli_env(ray_system: Any, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    settings: Settings = ray_system.settings
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        monkeypatch.setenv(name, getattr(settings, name))
-    monkeypatch.setenv("DATA_DIR", str(settings.DATA_DIR))
-    monkeypatch.setenv("WALLET_SHARDS", str(settings.WALLET_SHARDS))  # the CLI reads the system's configuration
-    return settings
-
-
 def test_cli_jobs_reconcile_reports_and_sets_the_exit_status(cli_env: Settings,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["jobs", "reconcile"]) == 0

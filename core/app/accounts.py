@@ -42,6 +42,12 @@ def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
     return chosen
 
 
+def _existing(user: User | None, user_id: int) -> User:
+    if user is None:
+        raise AccountError("unknown_user", f"no user #{user_id}")
+    return user
+
+
 class Accounts:
     def __init__(self, pool: AsyncConnectionPool, wallets: WalletView) -> None:
         self.pool = pool
@@ -71,29 +77,21 @@ class Accounts:
         return found
 
     async def get(self, user_id: int) -> User:
-        found = await users.by_id(self.pool, user_id)
-        if found is None:
-            raise AccountError("unknown_user", f"no user #{user_id}")
-        return found
+        return _existing(await users.by_id(self.pool, user_id), user_id)
 
     async def change_tier(self, user_id: int, tier: str) -> User:
         """The user on `tier`, with its monthly grant claimed (LedgerError if the wallet refuses it)."""
-        chosen = _choice(tier, TIERS, "tier")
-        await self.get(user_id)
-        updated = await users.set_tier(self.pool, user_id, chosen)
+        updated = _existing(await users.set_tier(self.pool, user_id, _choice(tier, TIERS, "tier")), user_id)
         await self.wallets.claim_grant(updated.id, updated.tier)
         return updated
 
     async def change_language(self, user_id: int, language: str) -> User:
-        chosen = _choice(language, LANGUAGES, "language")
-        await self.get(user_id)
-        return await users.set_language(self.pool, user_id, chosen)
+        return _existing(await users.set_language(self.pool, user_id, _choice(language, LANGUAGES, "language")),
+                         user_id)
 
     async def change_role(self, user_id: int, role: str) -> User:
         """The user with `role`; a change revokes their API tokens (`users.set_role`)."""
-        chosen = _choice(role, ROLES, "role")
-        await self.get(user_id)
-        return await users.set_role(self.pool, user_id, chosen)
+        return _existing(await users.set_role(self.pool, user_id, _choice(role, ROLES, "role")), user_id)
 
     async def issue_token(self, user_id: int) -> tuple[User, str]:
         """A new API token with the user's current role; their earlier tokens are revoked."""

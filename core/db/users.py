@@ -56,10 +56,8 @@ async def upsert_from_telegram(pool: AsyncConnectionPool, telegram_id: int, *, u
 
 
 async def create(pool: AsyncConnectionPool, *, username: str | None, language: str, role: str, tier: str) -> User:
-    """A user with no Telegram account yet (an HTTP client or an operator's first admin)."""
-    for value, allowed, column in ((language, LANGUAGES, "language"), (role, ROLES, "role"), (tier, TIERS, "tier")):
-        if value not in allowed:
-            raise ValueError(f"unsupported {column} {value!r}")
+    """A user with no Telegram account yet (an HTTP client or an operator's first admin); the
+    columns' CHECK constraints refuse a language, role or tier we do not have."""
     async with pool.connection() as conn:
         row = await (await conn.execute(
             f"""INSERT INTO users (username, language, role, tier) VALUES (%s, %s, %s, %s)
@@ -73,16 +71,18 @@ async def by_id(pool: AsyncConnectionPool, user_id: int) -> User | None:
     return User(**row) if row else None
 
 
-async def _set(pool: AsyncConnectionPool, user_id: int, column: str, value: str, allowed: tuple[str, ...]) -> User:
+async def _set(pool: AsyncConnectionPool, user_id: int, column: str, value: str,
+               allowed: tuple[str, ...]) -> User | None:
+    """The user after the change; None if there is no such user."""
     if value not in allowed:
         raise ValueError(f"unsupported {column} {value!r}")
     async with pool.connection() as conn:
         row = await (await conn.execute(
             f"UPDATE users SET {column} = %s WHERE id = %s RETURNING {_COLUMNS}", (value, user_id))).fetchone()
-    return User(**row)
+    return User(**row) if row else None
 
 
-async def set_language(pool: AsyncConnectionPool, user_id: int, language: str) -> User:
+async def set_language(pool: AsyncConnectionPool, user_id: int, language: str) -> User | None:
     return await _set(pool, user_id, "language", language, LANGUAGES)
 
 
@@ -102,11 +102,11 @@ async def find(pool: AsyncConnectionPool, reference: str) -> User | None:
     return User(**row) if row else None
 
 
-async def set_tier(pool: AsyncConnectionPool, user_id: int, tier: str) -> User:
+async def set_tier(pool: AsyncConnectionPool, user_id: int, tier: str) -> User | None:
     return await _set(pool, user_id, "tier", tier, TIERS)
 
 
-async def set_role(pool: AsyncConnectionPool, user_id: int, role: str) -> User:
+async def set_role(pool: AsyncConnectionPool, user_id: int, role: str) -> User | None:
     """Give the user `role`; a change revokes their API tokens in the same transaction (they must be
     issued again, with what the new role allows). Note: ADMIN_TELEGRAM_IDS become admin again on
     their next message (see upsert_from_telegram)."""
@@ -114,9 +114,11 @@ async def set_role(pool: AsyncConnectionPool, user_id: int, role: str) -> User:
         raise ValueError(f"unsupported role {role!r}")
     async with pool.connection() as conn, conn.transaction():
         before = await (await conn.execute("SELECT role FROM users WHERE id = %s FOR UPDATE", (user_id,))).fetchone()
+        if before is None:
+            return None
         row = await (await conn.execute(
             f"UPDATE users SET role = %s WHERE id = %s RETURNING {_COLUMNS}", (role, user_id))).fetchone()
-        if before is not None and before["role"] != role:
+        if before["role"] != role:
             await api_tokens.revoke_all(conn, user_id)
     return User(**row)
 
