@@ -36,11 +36,25 @@ from core.db.migrate import migrate  # noqa: E402
 from core.logs import setup_logging  # noqa: E402
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
 
+_HANDED_OUT: set[int] = set()
+_PORTS = range(20_000, 32_768)  # above Ray's worker ports (10002-19999), below the ephemeral range
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port free now and not handed out before in this process. Not one the kernel picks
+    (bind to 0): those come from the ephemeral range, where an outgoing connection or a fixed Ray
+    port (the dashboard agent's 52365) can take it before the server binds it."""
+    while True:
+        port = random.choice(_PORTS)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
 
 
 # The one loopback origin the session's fetchers may reach (SCRAPE_ALLOW), standing in for a public
