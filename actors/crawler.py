@@ -1,4 +1,8 @@
-"""Crawler: the single owner of web-source crawls, from seed URLs and sitemaps to ingested pages.
+"""Crawler: the single owner of sources and their crawls, from seed URLs and sitemaps to ingested pages.
+
+It is the one writer of `sources`, `crawls` and `crawl_pages`: admins' sources are saved, listed,
+paused and resumed through it (`save`, `list`, `pause`, `resume`; the surfaces reach it through
+`core.app.sources`), and a named collection of uploaded documents is created by it (`collection`).
 
 `sync(source)` starts a crawl of a stored source (`core.scrape.sources`) as an asyncio task and
 returns at once; a second sync of a source whose crawl runs is refused with `CrawlRunning` (also
@@ -43,10 +47,8 @@ from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from loguru import logger
-from ray.exceptions import RayActorError, RayTaskError
 
-from actors import registry
-from actors.tracing import call, traced
+from actors.tracing import traced
 from core.config import Settings
 from core.scrape import sources
 from core.scrape.sources import CrawlRunning, Source, SourceError
@@ -65,10 +67,6 @@ _MAX_SITEMAPS = 20
 _JOB_POLL_S = 0.5
 _JOB_WAIT_S = 1800.0
 _HTML = re.compile(r"html|xhtml", re.I)
-
-
-class CrawlerUnavailable(RuntimeError):
-    """The crawler actor is not running (or restarting)."""
 
 
 @dataclass
@@ -172,7 +170,7 @@ class Crawler:
         import redis.asyncio as aioredis
         from ray.util.metrics import Counter
 
-        from actors.ingestion_client import Ingestion
+        from actors.clients.ingestion import Ingestion
         from core.db.pool import open_pool
         from core.logs import setup_logging
         from core.scrape.fetch import PageFetcher
@@ -209,8 +207,7 @@ class Crawler:
         if source.status == "paused":
             if trigger != "manual":
                 raise SourceError(f"source {source.name} is paused: {source.pause_reason}")
-            await sources.set_active(self.pool, source.id)
-            source = await sources.get_source(self.pool, source_name)
+            source = await sources.set_active(self.pool, source.name)
         await sources.fail_stale_crawls(self.pool, _STALE_S, source.id)
         row = await sources.start_crawl(self.pool, source.id, dict.fromkeys(COUNT_KEYS, 0), trigger)
         crawl = _Crawl(row["id"], source, trigger)
@@ -242,6 +239,28 @@ class Crawler:
             task.cancel()
             await asyncio.wait([task], timeout=10)
         return source.public()
+
+    @traced
+    async def resume(self, source_name: str) -> dict[str, Any]:
+        """Resume a paused source (scheduled syncs again, failures forgotten); its next sync is not started."""
+        return (await sources.set_active(self.pool, source_name)).public()
+
+    @traced
+    async def save(self, source_name: str, settings: dict[str, Any]) -> dict[str, Any]:
+        """Create the source or replace its crawl settings (`core.scrape.sources.upsert_source`'s arguments);
+        {"source": ..., "created": bool}."""
+        source, created = await sources.upsert_source(self.pool, source_name, **settings)
+        return {"source": source.public(), "created": created}
+
+    @traced
+    async def list(self) -> list[dict[str, Any]]:
+        """The crawlable sources, by name."""
+        return [source.public() for source in await sources.list_sources(self.pool)]
+
+    @traced
+    async def collection(self, name: str, visibility: str = "public") -> int:
+        """The id of the named document collection `name`, created on first use."""
+        return await sources.ensure_collection(self.pool, name, visibility)
 
     @traced
     async def ping(self) -> dict[str, Any]:
@@ -489,38 +508,3 @@ class Crawler:
                         logger.info("scheduled sync not started", source=source.name, error=str(exc))
             except Exception:
                 logger.exception("schedule round failed")
-
-
-# ----------------------------------------------------------------- the surfaces' facade
-
-class Crawls:
-    """What the bot, the HTTP API and the CLI use to reach the Crawler actor: SourceError subclasses
-    (UnknownSource, CrawlRunning, ...) come back as themselves; a missing actor as CrawlerUnavailable."""
-
-    def __init__(self) -> None:
-        self._handle: Any = None
-
-    async def sync(self, source_name: str) -> dict[str, Any]:
-        return await self._call("sync", source_name)
-
-    async def status(self, source_name: str) -> dict[str, Any]:
-        return await self._call("status", source_name)
-
-    async def pause(self, source_name: str, reason: str = "paused by an admin") -> dict[str, Any]:
-        return await self._call("pause", source_name, reason)
-
-    async def _call(self, method: str, *args: Any) -> Any:
-        try:
-            if self._handle is None:
-                self._handle = await asyncio.to_thread(registry.get, registry.CRAWLER)
-            return await call(getattr(self._handle, method), *args)
-        except RayTaskError as exc:
-            cause = getattr(exc, "cause", None)
-            if isinstance(cause, SourceError):
-                raise type(cause)(*cause.args) from None
-            raise
-        except SourceError as exc:
-            raise type(exc)(*exc.args) from None
-        except (RayActorError, ValueError) as exc:
-            self._handle = None
-            raise CrawlerUnavailable(f"the crawler is not available: {exc}") from None

@@ -14,6 +14,10 @@ A URL is fetched through the system's guarded fetcher (`core.web.fetch`): an add
 public (loopback, private, link-local, cloud metadata), directly or by redirect, fails the job with
 reason `blocked` before any request is sent to it; SCRAPE_ALLOW exempts named hosts.
 
+`start_reindex` runs the reindex job (`core.ingest.reindex`): every chunk the current embedding
+model has no vector for is embedded into that model's collection, which then becomes the one
+readers use; `reindex_status` follows it. One runs at a time.
+
 Transient failures (a URL that times out or answers 5xx, the embedding endpoint, Milvus, the
 database connection) retry with exponential backoff up to INGEST_MAX_ATTEMPTS; bad input (corrupt
 or encrypted PDF, empty or binary text, too large, unsupported type, low quality, a near-duplicate
@@ -54,6 +58,7 @@ from core.ingest.prepare import (
     load_models,
     profile,
 )
+from core.ingest.reindex import REINDEX_STALLED_STEPS, REINDEX_STEP, Reindex
 from core.ingest.workdir import JobFiles
 from core.logs import setup_logging
 from core.request_id import bound, current_request_id, new_request_id
@@ -84,6 +89,8 @@ class Ingestor:
         self.collection: store.Collection | None = None
         self.collection_lock = asyncio.Lock()
         self.wakeup = asyncio.Event()
+        self.reindexing: Reindex | None = None
+        self.reindex_task: asyncio.Task[None] | None = None
         self.loop = asyncio.create_task(self._work_loop())
         logger.info("ingestor started", workers=settings.INGEST_WORKERS, chunking=chunking_signature(self.chunking))
 
@@ -115,16 +122,6 @@ class Ingestor:
         return job.public()
 
     @traced
-    async def source(self, name: str, visibility: str = "public") -> int:
-        """The id of the source called `name`, created on first use."""
-        async with self.pool.connection() as conn:
-            row = await (await conn.execute(
-                """INSERT INTO sources (name, visibility) VALUES (%s, %s)
-                   ON CONFLICT (name) DO UPDATE SET visibility = EXCLUDED.visibility RETURNING id""",
-                (name, visibility))).fetchone()
-        return int(row["id"])
-
-    @traced
     async def job(self, job_id: str) -> dict[str, Any] | None:
         async with self.pool.connection() as conn:
             found = await jobs.get(conn, UUID(job_id))
@@ -142,7 +139,40 @@ class Ingestor:
             return [job.public() for job in await jobs.recent(conn, limit)]
 
     @traced
-    async def reindex_step(self, limit: int = 256) -> dict[str, Any]:
+    async def start_reindex(self) -> dict[str, Any]:
+        """Start the reindex job (or find the one that runs): embed, `REINDEX_STEP` chunks at a time, every
+        chunk the current model has no vector for, then make that collection the one readers use.
+        The job's status as `reindex_status` shows it, `already_running` said."""
+        running = self.reindexing is not None and self.reindexing.state == "running"
+        if not running:
+            self.reindexing = Reindex(uuid.uuid4().hex)
+            self.reindex_task = asyncio.create_task(self._reindex(self.reindexing))
+        return {**self.reindexing.public(), "already_running": running}
+
+    @traced
+    async def reindex_status(self) -> dict[str, Any] | None:
+        """The running or latest reindex job of this actor's life, None before the first."""
+        return None if self.reindexing is None else self.reindexing.public()
+
+    async def _reindex(self, job: Reindex) -> None:
+        stalled = 0
+        try:
+            step = await self._reindex_step(0)  # counts what is left, embeds nothing
+            job.collection, job.total = step["collection"], step["remaining"]
+            while step["remaining"]:
+                step = await self._reindex_step(REINDEX_STEP)
+                job.done += step["done"]
+                job.total = job.done + step["remaining"]
+                stalled = 0 if step["done"] else stalled + 1
+                if stalled >= REINDEX_STALLED_STEPS:
+                    raise RuntimeError(f"{step['remaining']} chunks left but none could be embedded")
+            job.finish("done")
+            logger.info("reindex finished", chunks=job.done, collection=job.collection)
+        except Exception as exc:
+            logger.exception("reindex stopped", done=job.done)
+            job.finish("failed", f"{type(exc).__name__}: {exc}"[:300])
+
+    async def _reindex_step(self, limit: int) -> dict[str, Any]:
         """Embed up to `limit` chunks that lack a vector from the current model, in its collection;
         when none is left, make that collection the one readers use. Readers keep the old one until
         then. Returns {"collection", "done", "remaining", "active"}."""

@@ -57,7 +57,7 @@ def start_llm(delay: float) -> FakeOpenAI:
 
 
 async def ingest() -> None:
-    from actors.ingestion_client import Ingestion
+    from actors.clients.ingestion import Ingestion
     from ops.ingest import ingest_jobs
 
     client = Ingestion()
@@ -78,7 +78,7 @@ async def learners(settings: Settings, telegram_ids: list[int]) -> list[int]:
 
 async def direct_baseline(handle: Any, user_id: int, rounds: int) -> list[float]:
     """Seconds from asking the Tutor's handle to its first event, one question at a time."""
-    from serve_app.tutor_client import Tutor
+    from actors.clients.tutor import Tutor
 
     tutor, firsts = Tutor(handle), []
     for i in range(rounds):
@@ -105,9 +105,9 @@ async def chat(tg: FakeTelegram, telegram_id: int, questions: int, seen: dict[st
 
 
 async def run(settings: Settings, llm_handle: Any, args: argparse.Namespace) -> None:
+    from actors.clients.tutor import Tutor
     from bot.app import build_bot, build_dispatcher
     from core.db.pool import open_pool
-    from serve_app.tutor_client import Tutor
 
     await ingest()
     telegram_ids = [950_000 + i for i in range(args.chats + 1)]

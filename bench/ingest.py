@@ -67,7 +67,7 @@ def raw_rate(texts: list[str]) -> float:
 async def end_to_end(docs: list[dict[str, str]]) -> tuple[float, int, int, str]:
     """(chunks/s, chunks, failed jobs, where the time went) ingesting every passage as its own document."""
     from actors import registry
-    from actors.ingestion_client import Ingestion
+    from actors.clients.ingestion import Ingestion
     from actors.tracing import call
 
     client = Ingestion()
@@ -132,10 +132,10 @@ def main() -> int:
         start_ray(settings, dashboard=False)
         import ray
 
-        from actors import registry
+        from ops.system_actors import start_actors
 
         try:
-            handles = registry.start_actors(settings)
+            handles = start_actors(settings)
             ray.get([h.ping.remote() for h in handles.values()])
             rate, chunks, failed, spent = asyncio.run(end_to_end(docs))
             through, mean_batch = asyncio.run(batcher_rate(batcher_texts, args.callers))

@@ -35,7 +35,7 @@ Paths, at each `--concurrency` (learners asking at once):
                   (`--temperature`), and the server's defaults for what it does not send (top_k 40,
                   top_p 0.95, min_p 0.05, repeat_penalty 1.1).
   HTTP /chat/ask  the learner's bearer token; the answer read as Server-Sent Events.
-  Tutor handle    `serve_app.tutor_client.Tutor().ask(...)`, as the bot calls it.
+  Tutor handle    `actors.clients.tutor.Tutor().ask(...)`, as the bot calls it.
   (`--server-settings` adds "in-process, logits_all": llama_cpp.server's default model settings,
   which ops/local_llm.py's config does not override, to tell what they cost from what serving does.)
 With N learners the questions go in waves of N sent at once; the server answers one request at a
@@ -230,7 +230,7 @@ def material(wanted: int) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 async def ingest(passages: list[dict[str, Any]]) -> None:
-    from actors.ingestion_client import Ingestion
+    from actors.clients.ingestion import Ingestion
     from ops.ingest import ingest_jobs
 
     client = Ingestion()
@@ -243,7 +243,7 @@ async def ingest(passages: list[dict[str, Any]]) -> None:
 
 async def learners(settings: Settings, n: int, tier: str) -> list[tuple[int, str]]:
     """`n` new users of `tier`, topped up, each with a learner API token."""
-    from actors.wallet_client import Wallet
+    from actors.clients.wallet import Wallet
     from core.db import api_tokens
     from core.db.pool import open_pool
     from core.ledger.tiers import MICRO
@@ -265,10 +265,10 @@ async def learners(settings: Settings, n: int, tier: str) -> list[tuple[int, str
 
 async def prompts(settings: Settings, questions: list[str], tier: Any, model_path: Path, wanted: int) -> list[Prompt]:
     """The messages the Tutor builds for each question (no history), for `wanted` questions with hits."""
+    from actors.clients.retrieval import deployment_handle
     from core.answer.prompt import grounded_messages
     from core.llm import local_tokens
     from core.retrieval.query import QueryError, parse
-    from serve_app.retrieval_client import deployment_handle
 
     retriever, made = deployment_handle(), []
     for question in questions:
@@ -326,8 +326,8 @@ async def http_one(http: aiohttp.ClientSession, token: str, prompt: Prompt, star
 async def handle_one(tutor: Any, user: int, prompt: Prompt, started: float) -> Stream:
     from ray.exceptions import RayError
 
+    from actors.clients.tutor import TutorUnavailable
     from core.request_id import bound
-    from serve_app.tutor_client import TutorUnavailable
 
     stream = Stream(prompt, started, request_id=f"bench-llm-{uuid.uuid4().hex}")
     with bound(stream.request_id):  # the id the Tutor records the answer under
@@ -410,10 +410,10 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
     from llama_cpp import Llama
     from ray import serve
 
+    from actors.clients.tutor import Tutor
     from core.ledger.tiers import tier as tier_named
     from core.llm import local_tokens
     from core.llm.local_models import MODELS
-    from serve_app.tutor_client import Tutor
 
     model_path = settings.models_dir / MODELS[settings.LOCAL_LLM_MODEL].file_name
     pid = server_pid(settings)

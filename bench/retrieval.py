@@ -63,7 +63,7 @@ def load(name: str) -> list[dict]:
 
 
 async def ingest_eval(passages: list[dict]) -> None:
-    from actors.ingestion_client import Ingestion
+    from actors.clients.ingestion import Ingestion
     from ops.ingest import ingest_jobs
 
     client = Ingestion()
@@ -270,7 +270,7 @@ def start_floors(pipeline_ms: float) -> None:
 
 async def floor(app: object, base: str, token: str, questions: list[str], rounds: int) -> None:
     """What serving alone costs at one client, each side alternated like the main table."""
-    from serve_app.retrieval_client import deployment_handle
+    from actors.clients.retrieval import deployment_handle
 
     pipeline_ms = statistics.median((await in_process(app, questions, 1))[0]) * 1000
     start_floors(pipeline_ms)

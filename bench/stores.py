@@ -78,11 +78,11 @@ def running_system(settings: Settings) -> Iterator[None]:
     import ray
     from ray import serve
 
-    from actors import registry
+    from ops.system_actors import start_actors
     from serve_app import applications
 
     try:
-        handles = registry.start_actors(settings)
+        handles = start_actors(settings)
         ray.get([h.ping.remote() for h in handles.values()])
         applications.start(settings, "127.0.0.1")
         yield

@@ -73,7 +73,7 @@ async def raw_rate(url: str, clients: int, seconds: float) -> tuple[float, float
 
 
 async def wallet_rate(settings: Settings, users: list[int], clients: int, seconds: float) -> tuple[float, float, float]:
-    from actors.wallet_client import Wallet
+    from actors.clients.wallet import Wallet
 
     wallet = Wallet(settings)
     run = uuid.uuid4().hex[:8]
@@ -142,7 +142,7 @@ def start_shards(settings: Settings) -> None:
 
 
 async def fund(settings: Settings, url: str) -> list[int]:
-    from actors.wallet_client import Wallet
+    from actors.clients.wallet import Wallet
 
     with psycopg.connect(url) as conn:
         users = [row[0] for row in conn.execute(

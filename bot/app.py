@@ -7,16 +7,22 @@ parse_mode=None.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.types import BotCommand
+from aiogram.types import BotCommand, BotCommandScopeChat
 from psycopg_pool import AsyncConnectionPool
 
-from actors.ingestion_client import Ingestion
-from actors.wallet_client import Wallet
+from actors.clients.ingestion import Ingestion
+from actors.clients.retrieval import Retrieval
+from actors.clients.sources import Crawls
+from actors.clients.tutor import Tutor
+from actors.clients.wallet import Wallet
+from bot import commands
 from bot.middlewares.i18n import I18nMiddleware
 from bot.middlewares.request_id import RequestIdMiddleware
 from bot.middlewares.retry_after import RetryAfterMiddleware
@@ -26,13 +32,12 @@ from bot.routers import sources as source_commands
 from bot.routers import wallet as wallet_commands
 from bot.texts import Translator
 from core.app.accounts import Accounts
+from core.app.reindex import Reindexing
+from core.app.sources import WebSources
+from core.app.stats import Statistics
 from core.app.wallet_view import WalletView
 from core.config import Settings
 from core.db.users import LANGUAGES
-from serve_app.retrieval_client import Retrieval
-from serve_app.tutor_client import Tutor
-
-LEARNER_COMMANDS = ("start", "help", "quiz", "score", "new", "search", "balance", "history", "language")
 
 
 def build_bot(settings: Settings) -> Bot:
@@ -51,19 +56,26 @@ def build_dispatcher(settings: Settings, pool: AsyncConnectionPool, tutor: Tutor
     wallet = Wallet(settings)
     wallets = WalletView(wallet)
     dp = Dispatcher(pool=pool, settings=settings, wallet=wallet, wallets=wallets, accounts=Accounts(pool, wallets),
-                    ingestion=Ingestion(), retrieval=Retrieval(), tutor=tutor or Tutor())
+                    web_sources=WebSources(Crawls()), statistics=Statistics(pool),
+                    reindexing=Reindexing(Ingestion()), ingestion=Ingestion(), retrieval=Retrieval(),
+                    tutor=tutor or Tutor())
     dp.update.outer_middleware(RequestIdMiddleware())
     dp.update.outer_middleware(UserMiddleware(pool, settings.ADMIN_TELEGRAM_IDS))
     dp.update.outer_middleware(I18nMiddleware())
-    dp.include_routers(errors.make_router(), start.make_router(), language.make_router(), wallet_commands.make_router(), admin.make_router(),
-                       ingestion.make_router(), reindex.make_router(), search.make_router(), quiz.make_router(),
-                       source_commands.make_router(), chat.make_router(), fallback.make_router())
+    dp.include_routers(errors.make_router(), start.make_router(), language.make_router(), wallet_commands.make_router(),
+                       search.make_router(), quiz.make_router(), admin.make_router(), ingestion.make_router(),
+                       reindex.make_router(), source_commands.make_router(), commands.refusals(),
+                       chat.make_router(), fallback.make_router())
     return dp
 
 
-async def publish_commands(bot: Bot) -> None:
-    """The command menu in each language Telegram shows it in."""
+async def publish_commands(bot: Bot, admin_ids: Iterable[int] = ()) -> None:
+    """The command menus, from the command table, in each language Telegram shows them in: the
+    learners' commands for everyone, and with the admin commands in each configured admin's chat."""
     for code in LANGUAGES:
         t = Translator(code)
-        commands = [BotCommand(command=name, description=t.plain(f"cmd_{name}")) for name in LEARNER_COMMANDS]
-        await bot.set_my_commands(commands, language_code=code)
+        learner = [BotCommand(command=c.name, description=t.plain(f"cmd_{c.name}")) for c in commands.LEARNER]
+        admin = [BotCommand(command=c.name, description=t.plain(f"cmd_{c.name}")) for c in commands.ADMIN]
+        await bot.set_my_commands(learner, language_code=code)
+        for chat_id in admin_ids:
+            await bot.set_my_commands(learner + admin, scope=BotCommandScopeChat(chat_id=chat_id), language_code=code)

@@ -1,10 +1,9 @@
-"""Filters shared by routers: who may use a handler, and the answer to those who may not."""
+"""Filters shared by routers: who may use a handler (`bot.commands.refusals` answers those who may not)."""
 from __future__ import annotations
 
 from aiogram.filters import Filter
-from aiogram.types import Message, TelegramObject
+from aiogram.types import TelegramObject
 
-from bot.texts import Translator
 from core.db.users import User
 
 
@@ -13,8 +12,3 @@ class IsAdmin(Filter):
 
     async def __call__(self, event: TelegramObject, user: User | None = None) -> bool:
         return user is not None and user.is_admin
-
-
-async def refuse_non_admin(message: Message, t: Translator) -> None:
-    """What every admin command answers to everyone else (registered after its IsAdmin handler)."""
-    await message.answer(t("admin_only"))

@@ -20,35 +20,39 @@ CATALOG: Mapping[str, Mapping[str, str]] = {
         "en": "Hello {name}! I'm Ustadh, your study assistant. Ask a question about the course material and I "
               "answer with citations, or ask for a quiz with /quiz.\nType /help to see the commands.",
     },
-    "help": {
-        "ar": "الأوامر:\n/start — البداية\n/help — هذه المساعدة\n/language — تغيير لغة الواجهة\n"
-              "/quiz — اختبار قصير\n/score — نتيجتي\n/new — محادثة جديدة\n/search — البحث في مادة الدرس\n/balance — رصيدي\n/history — سجل الحركات\n"
-              "أو اكتب سؤالك مباشرة.",
-        "fr": "Commandes :\n/start — accueil\n/help — cette aide\n/language — changer la langue\n"
-              "/quiz — un quiz\n/score — mon score\n/new — nouvelle conversation\n/search — chercher dans le cours\n/balance — mon solde\n/history — historique\n"
-              "Ou écrivez directement votre question.",
-        "en": "Commands:\n/start — welcome\n/help — this help\n/language — change the language\n"
-              "/quiz — a quiz\n/score — my score\n/new — new conversation\n/search — search the course material\n/balance — my balance\n/history — movements\n"
-              "Or just type your question.",
-    },
-    "help_admin": {
-        "ar": "أوامر المشرف:\n/topup <المستخدم> <المبلغ>\n/tier <المستخدم> <الفئة>\n/token <المستخدم>\n"
-              "/users — آخر المستخدمين\n/role <المستخدم> <learner|teacher|admin>\n/stats — إحصاءات آخر 7 أيام\n"
-              "/ingest <الرابط> — إضافة صفحة ويب إلى المادة (أو ردًا على رسالة فيها ملف)\n"
-              "/jobs — مهام الإضافة الأخيرة\n/reindex — إعادة فهرسة المادة بنموذج التضمين الحالي\n"
-              "أرسل ملفًا (PDF أو HTML أو Markdown أو نص أو DOCX) لإضافته إلى مادة الدرس.",
-        "fr": "Commandes d'administration :\n/topup <utilisateur> <montant>\n/tier <utilisateur> <offre>\n"
-              "/token <utilisateur>\n/users — derniers utilisateurs\n/role <utilisateur> <learner|teacher|admin>\n"
-              "/stats — statistiques des 7 derniers jours\n/ingest <URL> — ajouter une page web au cours "
-              "(ou en réponse à un message avec un fichier)\n/jobs — dernières importations\n"
-              "/reindex — réindexer le cours avec le modèle d'embeddings actuel\n"
-              "Envoyez un fichier (PDF, HTML, Markdown, texte, DOCX) pour l'ajouter au cours.",
-        "en": "Admin commands:\n/topup <user> <amount>\n/tier <user> <tier>\n/token <user>\n"
-              "/users — latest users\n/role <user> <learner|teacher|admin>\n/stats — the last 7 days\n"
-              "/ingest <URL> — add a web page to the course material (or reply with it to a message with a file)\n"
-              "/jobs — recent ingestion jobs\n/reindex — reindex the material with the current embedding model\n"
-              "Send a file (PDF, HTML, Markdown, text, DOCX) to add it to the course material.",
-    },
+    # /help is made from the command table (bot.commands): these frame it; cmd_<name> describe each command.
+    "help_header": {"ar": "الأوامر:", "fr": "Commandes :", "en": "Commands:"},
+    "help_footer": {"ar": "أو اكتب سؤالك مباشرة.", "fr": "Ou écrivez directement votre question.",
+                    "en": "Or just type your question."},
+    "help_admin_header": {"ar": "أوامر المشرف:", "fr": "Commandes d'administration :", "en": "Admin commands:"},
+    "help_admin_footer": {
+        "ar": "أرسل ملفًا (PDF أو HTML أو Markdown أو نص أو DOCX) لإضافته إلى مادة الدرس.",
+        "fr": "Envoyez un fichier (PDF, HTML, Markdown, texte, DOCX) pour l'ajouter au cours.",
+        "en": "Send a file (PDF, HTML, Markdown, text, DOCX) to add it to the course material."},
+    "cmd_topup": {"ar": "شحن رصيد مستخدم", "fr": "créditer un utilisateur", "en": "top up a user's wallet"},
+    "cmd_tier": {"ar": "تغيير فئة مستخدم", "fr": "changer l'offre d'un utilisateur", "en": "change a user's tier"},
+    "cmd_token": {"ar": "رمز HTTP لمستخدم", "fr": "jeton HTTP d'un utilisateur", "en": "a user's HTTP API token"},
+    "cmd_users": {"ar": "آخر المستخدمين", "fr": "derniers utilisateurs", "en": "latest users"},
+    "cmd_role": {"ar": "تغيير دور مستخدم", "fr": "changer le rôle d'un utilisateur", "en": "change a user's role"},
+    "cmd_stats": {"ar": "إحصاءات آخر 7 أيام", "fr": "statistiques des 7 derniers jours", "en": "the last 7 days"},
+    "cmd_ingest": {"ar": "إضافة صفحة ويب إلى المادة (أو ردًا على رسالة فيها ملف)",
+                   "fr": "ajouter une page web au cours (ou en réponse à un message avec un fichier)",
+                   "en": "add a web page to the course material (or reply with it to a message with a file)"},
+    "cmd_jobs": {"ar": "مهام الإضافة الأخيرة", "fr": "dernières importations", "en": "recent ingestion jobs"},
+    "cmd_reindex": {"ar": "إعادة فهرسة المادة بنموذج التضمين الحالي",
+                    "fr": "réindexer le cours avec le modèle d'embeddings actuel",
+                    "en": "reindex the material with the current embedding model"},
+    "cmd_sources": {"ar": "مصادر الويب", "fr": "sources web", "en": "web sources"},
+    "cmd_source_add": {"ar": "إضافة مصدر ويب أو تغييره", "fr": "ajouter ou modifier une source web",
+                       "en": "add or change a web source"},
+    "cmd_sync": {"ar": "زحف مصدر الآن", "fr": "explorer une source maintenant", "en": "crawl a source now"},
+    "cmd_source_pause": {"ar": "إيقاف مصدر مؤقتًا", "fr": "mettre une source en pause", "en": "pause a source"},
+    "cmd_source_resume": {"ar": "استئناف مصدر", "fr": "reprendre une source", "en": "resume a source"},
+    "source_resume_usage": {"ar": "الاستعمال: /source_resume <الاسم>", "fr": "Usage : /source_resume <nom>",
+                            "en": "Usage: /source_resume <name>"},
+    "source_resumed_now": {"ar": "استؤنف المصدر {name}: تعود المزامنات المجدولة.",
+                           "fr": "La source {name} reprend : les synchronisations planifiées reviennent.",
+                           "en": "Source {name} resumed: scheduled syncs are back."},
     "language_prompt": {
         "ar": "اختر لغتك:",
         "fr": "Choisissez votre langue :",
@@ -311,8 +315,6 @@ CATALOG: Mapping[str, Mapping[str, str]] = {
     "source_paused_now": {"ar": "⏸ تم إيقاف المصدر {name}. الأمر /sync {name} يستأنفه.",
                           "fr": "⏸ Source {name} en pause. /sync {name} la reprend.",
                           "en": "⏸ Source {name} is paused. /sync {name} resumes it."},
-    "source_paused_by_admin": {"ar": "أوقفه مشرف", "fr": "mise en pause par un administrateur",
-                               "en": "paused by an admin"},
     "sync_usage": {"ar": "الاستعمال: /sync <الاسم>", "fr": "Usage : /sync <nom>", "en": "Usage: /sync <name>"},
     "sync_running": {"ar": "مزامنة {name} جارية بالفعل؛ سأعرض تقدمها هنا.",
                      "fr": "Une synchronisation de {name} est déjà en cours ; je suis sa progression ici.",

@@ -16,7 +16,8 @@ from ops.eval import EVAL, run_eval
 from ops.ingest import run_ingest, run_reindex
 from ops.jobs import JOBS
 from ops.ray_local import NoRunningSystem
-from ops.sync import run_sync
+from ops.sources import add_arguments as source_arguments
+from ops.sources import run_sources, run_sync
 from ops.users import add_arguments as user_arguments
 from ops.users import run_users
 
@@ -48,6 +49,7 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] =
     "ingest": ("ingest files, directories or URLs through the running system, with a progress bar", run_ingest),
     "reindex": ("embed every chunk with the current embedding model, then switch readers to it", run_reindex),
     "sync": ("crawl a web source now through the running system, with a progress bar", run_sync),
+    "sources": ("manage web sources through the running system: add, list, pause, resume", run_sources),
     "users": ("manage users and HTTP API tokens through the running system: add, list, role, tier, token, revoke",
               run_users),
     "eval": ("measure retrieval on ../shared/eval (recall@k, MRR, nDCG@10) beside the BM25 baseline; "
@@ -70,6 +72,8 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument("--visibility", choices=("public", "admin"), default="public")
         if name == "users":
             user_arguments(command)
+        if name == "sources":
+            source_arguments(command)
         if name == "sync":
             command.add_argument("source")
         if name == "eval":

@@ -58,14 +58,15 @@ def baseline(readme: Path) -> dict[str, dict[int, float]]:
 
 async def ingest_passages(root: Path, limit: int | None) -> tuple[dict[str, int], int]:
     """Source id per 'set lang', and how many passages failed to ingest."""
-    from actors.ingestion_client import Ingestion
+    from actors.clients.ingestion import Ingestion
+    from actors.clients.sources import Crawls
     from ops.ingest import ingest_jobs
 
-    client = Ingestion()
+    client, collections = Ingestion(), Crawls()
     sources, submitted = {}, []
     for name, lang in SETS:
         key = f"{name} {lang}"
-        sources[key] = await client.source(f"eval:{name}:{lang}", "admin")
+        sources[key] = await collections.collection(f"eval:{name}:{lang}", "admin")
         passages = [p for p in load(root / name / "passages.jsonl") if p["lang"] == lang][:limit]
         for p in passages:
             submitted.append(await client.submit_file(p["text"].encode(), f"{p['id']}.txt", uri=f"eval:{p['id']}",
@@ -105,7 +106,7 @@ def concurrency(settings: Settings) -> int:
 async def rankings(evalset: EvalSet, source_ids: list[int], bar: tqdm, gate: asyncio.Semaphore
                    ) -> list[tuple[list[str], float]]:
     """Each question's ranked passages and the seconds the Retriever took for it."""
-    from serve_app.retrieval_client import deployment_handle
+    from actors.clients.retrieval import deployment_handle
 
     handle = deployment_handle()
 

@@ -128,7 +128,7 @@ async def system_answer(tutor: Any, learner: Learner, case: Case, source_ids: li
     except rate limits, which are waited out."""
     from ray.exceptions import RayError
 
-    from serve_app.tutor_client import TutorUnavailable
+    from actors.clients.tutor import TutorUnavailable
 
     await tutor.forget(learner.id)
     while True:
@@ -241,8 +241,8 @@ TARGETS_LINE = ("Targets (local model): contains-gold ≥ 0.80 xquad en and ar, 
 async def evaluate(settings: Settings, root: Path, limit: int | None, per_set: int, sources: dict[str, int],
                    learner: Learner, run: str) -> list[str]:
     """Ask every case through both paths; the report's lines (table, targets, what is missed)."""
-    from serve_app.retrieval_client import deployment_handle
-    from serve_app.tutor_client import Tutor
+    from actors.clients.retrieval import deployment_handle
+    from actors.clients.tutor import Tutor
 
     tutor, retriever = Tutor(), deployment_handle()
     results: dict[str, list[tuple[Case, Answer, Answer]]] = {name: [] for name in SETS}

@@ -67,7 +67,7 @@ def credit_needed(settings: Settings, requests: int) -> int:
 @asynccontextmanager
 async def eval_learner(settings: Settings, requests: int) -> AsyncIterator[Learner]:
     """A fresh premium learner with credit for `requests` requests, for the block."""
-    from actors.wallet_client import Wallet
+    from actors.clients.wallet import Wallet
     from ops.services import resolved_settings
 
     with resolved_settings(settings) as resolved:

@@ -115,7 +115,7 @@ async def _language(tutor: Any, learner: Learner, language: str, passages: list[
     """Quizzes in one language, a topic per passage (spread over them), until `wanted` items came."""
     from ray.exceptions import RayError
 
-    from serve_app.tutor_client import TutorUnavailable
+    from actors.clients.tutor import TutorUnavailable
 
     made = 0
     for number, passage in enumerate(passages[::max(1, len(passages) // wanted)][:wanted]):
@@ -143,7 +143,7 @@ async def _language(tutor: Any, learner: Learner, language: str, passages: list[
 async def evaluate(root: Path, limit: int | None, per_language: int, sources: dict[str, int],
                    learner: Learner, run: str) -> list[str]:
     """Make the quizzes and check their items; the report's lines."""
-    from serve_app.tutor_client import Tutor
+    from actors.clients.tutor import Tutor
 
     tutor = Tutor()
     tallies: dict[tuple[str, str], Tally] = {}

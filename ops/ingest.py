@@ -4,9 +4,10 @@ Both work through the running system's actors (the Ingestor owns the corpus; Mil
 single opener), joined over Ray like `ustadh jobs expire`. `ingest` queues one job per path or URL
 (a directory is walked for the supported file types) and shows a progress bar of chunks embedded
 until every job is indexed or failed, then one line per job; exit status 1 if any failed.
-`reindex` embeds every chunk the current embedding model has no vector for into that model's
-collection, with a progress bar, then makes that collection the one readers use (until then they
-keep using the previous one: no downtime).
+`reindex` starts the Ingestor's reindex job (or follows the one that runs; `core.app.reindex`, as
+the bot's /reindex and `POST /admin/reindex`): every chunk the current embedding model has no vector
+for is embedded into that model's collection, with a progress bar, then that collection becomes
+the one readers use (until then they keep using the previous one: no downtime).
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def inputs(items: list[str]) -> list[str]:
 
 
 async def ingest(items: list[str], visibility: str, quiet: bool = False) -> list[dict[str, Any]]:
-    from actors.ingestion_client import Ingestion
+    from actors.clients.ingestion import Ingestion
 
     client = Ingestion()
     queued = [await _submit(client, item, visibility) for item in items]
@@ -87,18 +88,18 @@ def summary(job: dict[str, Any]) -> str:
     return f"indexed  {job['input']}: {result.get('chunks', 0)} chunks ({result.get('language', '?')})"
 
 
-async def reindex(quiet: bool = False) -> dict[str, Any]:
-    from actors import registry
-    from actors.tracing import call
+async def reindex(quiet: bool = False) -> dict[str, Any] | None:
+    """Start the Ingestor's reindex job (or follow the running one) until it ends; its last status."""
+    from actors.clients.ingestion import Ingestion
+    from core.app.reindex import Reindexing
 
-    ingestor = registry.get(registry.INGESTOR)
-    step = await call(ingestor.reindex_step, 256)
-    with tqdm(total=step["done"] + step["remaining"], initial=step["done"], unit="chunk", desc="reindexing",
-              disable=quiet) as bar:
-        while step["remaining"]:
-            step = await call(ingestor.reindex_step, 256)
-            bar.update(step["done"])
-    return step
+    reindexing = Reindexing(Ingestion())
+    job, last = await reindexing.start(), None
+    with tqdm(unit="chunk", desc="reindexing", disable=quiet) as bar:
+        async for last in reindexing.follow(job["id"], poll_s=0.5, limit_s=24 * 3600.0):
+            bar.total, bar.n = last["total"], last["done"]
+            bar.refresh()
+    return last
 
 
 def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
@@ -118,6 +119,10 @@ def run_reindex(settings: Settings, _: argparse.Namespace) -> int:
     from ops.ray_local import join_running_system
 
     join_running_system(settings)
-    step = asyncio.run(reindex())
-    print(f"collection {step['collection']} is active: every chunk has a vector from its model")
+    job = asyncio.run(reindex())
+    if job is None or job["state"] != "done":
+        reason = "the ingestor restarted" if job is None or job["state"] == "running" else job["error"]
+        print(f"reindex stopped after {job['done'] if job else 0} chunks ({reason}); run it again to finish")
+        return 1
+    print(f"collection {job['collection']} is active: every chunk has a vector from its model")
     return 0

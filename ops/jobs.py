@@ -39,7 +39,7 @@ def expire_now(settings: Settings) -> int:
     from ops.ray_local import join_running_system
 
     join_running_system(settings)
-    from actors.wallet_client import Wallet
+    from actors.clients.wallet import Wallet
 
     return asyncio.run(Wallet(settings).expire_due())
 

@@ -82,13 +82,14 @@ class Supervisor:
         from ray import serve
 
         from actors import registry
+        from ops.system_actors import start_actors
         from serve_app import applications
 
         address = start_ray(settings).get("gcs_address")
         if address:
             ray_address_file(settings).write_text(address)
             stack.callback(ray_address_file(settings).unlink, missing_ok=True)
-        handles = registry.start_actors(settings)
+        handles = start_actors(settings)
         ray.get([h.ping.remote() for h in handles.values()])
         if registry.TELEGRAM_BOT in handles:
             bot = handles[registry.TELEGRAM_BOT]

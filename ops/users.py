@@ -58,7 +58,7 @@ async def _act(accounts: Accounts, args: argparse.Namespace) -> str:
 
 
 async def _run(database_url: str, settings: Settings, args: argparse.Namespace) -> str:
-    from actors.wallet_client import Wallet
+    from actors.clients.wallet import Wallet
     from core.app.wallet_view import WalletView
 
     pool = await open_pool(database_url, max_size=2, name="cli")

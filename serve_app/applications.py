@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from ray import serve
 
+from actors.clients import retrieval as retrieval_client
 from core.config import Settings
-from serve_app import gateway, retrieval_api, retrieval_client
+from serve_app import gateway, retrieval_api
 
 # Serve's own access log line per request repeats what RequestContext logs (with the request id):
 # off, for `serve.start` and `serve.run` alike.

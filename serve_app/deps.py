@@ -19,9 +19,11 @@ from cachetools import TTLCache
 from fastapi import Depends, HTTPException, Request
 from psycopg_pool import AsyncConnectionPool
 
-from actors.ingestion_client import Ingestion
-from actors.wallet_client import Wallet
+from actors.clients.ingestion import Ingestion
+from actors.clients.wallet import Wallet
 from core.app.accounts import Accounts
+from core.app.reindex import Reindexing
+from core.app.stats import Statistics
 from core.app.wallet_view import WalletView
 from core.config import Settings
 from core.db import api_tokens
@@ -39,6 +41,7 @@ class Resources:
         self.wallet = Wallet(settings)
         self.wallets = WalletView(self.wallet)
         self.ingestion = Ingestion()
+        self.reindexing = Reindexing(self.ingestion)
         self._pool: AsyncConnectionPool | None = None
         self._lock = asyncio.Lock()
         self.principals: TTLCache[str, Principal] | None = (
@@ -53,6 +56,9 @@ class Resources:
 
     async def accounts(self) -> Accounts:
         return Accounts(await self.pool(), self.wallets)
+
+    async def statistics(self) -> Statistics:
+        return Statistics(await self.pool())
 
     def forget_principals(self, user_id: int) -> None:
         """Drop this replica's remembered tokens of a user whose role or tokens just changed (other

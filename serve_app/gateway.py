@@ -15,12 +15,22 @@ from fastapi.responses import JSONResponse
 from ray import serve
 
 from actors import registry
+from actors.clients import retrieval as retrieval_client
 from actors.tracing import call
 from core.app.accounts import AccountError
 from core.config import Settings, load_settings
 from core.ledger.errors import LedgerError
 from core.logs import setup_logging
-from serve_app import deps, ingestion_api, retrieval_client, scraping_api, tutor_api, users_api, wallet_api
+from serve_app import (
+    deps,
+    ingestion_api,
+    reindex_api,
+    sources_api,
+    stats_api,
+    tutor_api,
+    users_api,
+    wallet_api,
+)
 from serve_app.body_limit import JSON_MAX_BYTES, BodyLimit
 from serve_app.deps import Resources
 from serve_app.errors import account_error, ledger_error
@@ -36,7 +46,9 @@ api = strict(FastAPI(title="Ustadh API", version="0.1.0"))
 api.include_router(wallet_api.router)
 api.include_router(ingestion_api.router)
 api.include_router(tutor_api.router)
-api.include_router(scraping_api.router)
+api.include_router(sources_api.router)
+api.include_router(stats_api.router)
+api.include_router(reindex_api.router)
 api.include_router(users_api.router)
 api.include_router(users_api.admin_router)
 api.add_exception_handler(LedgerError, ledger_error)
@@ -69,7 +81,7 @@ class GatewayApp:
         self.retrieval = retrieval
         self.bot: Any = None
         if settings.TELEGRAM_BOT_TOKEN is not None:
-            import actors.telegram_bot  # noqa: F401 - loads aiogram now, not inside the first webhook call
+            import aiogram  # noqa: F401 - loads aiogram now, not inside the first webhook call
 
     @api.get("/healthz")
     async def healthz(self) -> JSONResponse:

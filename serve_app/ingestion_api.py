@@ -14,20 +14,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, File, Form, HTTPException, Query, UploadFile
+from fastapi import File, Form, HTTPException, Query, UploadFile
 from fastapi.responses import JSONResponse
 
-from actors.ingestion_client import IngestionUnavailable
-from core.db.api_tokens import Principal
+from actors.clients.ingestion import IngestionUnavailable
 from serve_app import strict_json
-from serve_app.deps import Resources, admin, resources
+from serve_app.deps import Admin, Res
 
 router = strict_json.router(prefix="/ingestion", tags=["ingestion"])
 UPLOAD_PATH = "/ingestion/jobs"  # its body limit is INGEST_MAX_MB (serve_app.gateway)
 
 
 @router.post("/jobs", status_code=202)
-async def create_job(caller: Annotated[Principal, Depends(admin)], res: Annotated[Resources, Depends(resources)],
+async def create_job(caller: Admin, res: Res,
                      file: Annotated[UploadFile | None, File()] = None,
                      url: Annotated[str | None, Form(max_length=2000)] = None,
                      visibility: Annotated[str, Form(pattern="^(public|admin)$")] = "public",
@@ -47,8 +46,8 @@ async def create_job(caller: Annotated[Principal, Depends(admin)], res: Annotate
 
 
 @router.get("/jobs/{job_id}")
-async def get_job(job_id: UUID, _: Annotated[Principal, Depends(admin)],
-                  res: Annotated[Resources, Depends(resources)]) -> dict[str, Any]:
+async def get_job(job_id: UUID, _: Admin,
+                  res: Res) -> dict[str, Any]:
     job = await _unavailable_as_503(res.ingestion.job(str(job_id)))
     if job is None:
         raise HTTPException(404, f"no ingestion job {job_id}")
@@ -56,7 +55,7 @@ async def get_job(job_id: UUID, _: Annotated[Principal, Depends(admin)],
 
 
 @router.get("/jobs")
-async def list_jobs(_: Annotated[Principal, Depends(admin)], res: Annotated[Resources, Depends(resources)],
+async def list_jobs(_: Admin, res: Res,
                     limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
     return {"jobs": await _unavailable_as_503(res.ingestion.recent(limit))}
 

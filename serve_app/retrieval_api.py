@@ -4,7 +4,7 @@ Its own application (route prefix /retrieve), with the Retriever deployment as i
 proxy hands a request straight to a Retriever replica, which authenticates the caller and runs
 the pipeline in place, one Ray hop where a route on the gateway would take two (proxy → gateway
 → Retriever). The Tutor, the bot and evaluation reach the same deployment through a handle
-(`serve_app.retrieval_client`). Its requests are logged with their request id here; their counts
+(`actors.clients.retrieval`). Its requests are logged with their request id here; their counts
 and latencies are Ray Serve's own HTTP metrics (`ray_serve_num_http_requests_total` and
 `ray_serve_http_request_latency_ms` with route "/retrieve"), which the gateway's /metrics includes.
 
@@ -14,22 +14,21 @@ depth. Bad input — an empty query, one over 2,000 characters, only emoji or co
 """
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from ray import serve
 
 from core.config import Settings, load_settings
-from core.db.api_tokens import Principal
 from core.ledger.tiers import tier as tier_named
 from core.request_id import current_request_id
 from core.retrieval.query import QueryError
 from serve_app import deps
 from serve_app.body_limit import JSON_MAX_BYTES, BodyLimit
-from serve_app.deps import Resources, principal, resources
+from serve_app.deps import Caller, Res, Resources
 from serve_app.request_context import RequestContext
 from serve_app.retriever import RetrieverApp
 from serve_app.strict_json import strict
@@ -60,8 +59,8 @@ class RetrieveRequest(BaseModel):
 
 
 @api.post("")  # the application's prefix itself: POST /retrieve
-async def retrieve(body: RetrieveRequest, caller: Annotated[Principal, Depends(principal)],
-                   res: Annotated[Resources, Depends(resources)]) -> JSONResponse:
+async def retrieve(body: RetrieveRequest, caller: Caller,
+                   res: Res) -> JSONResponse:
     k = tier_named(caller.tier).retrieval_k if body.k is None else body.k
     try:
         hits = await res.retriever.retrieve(body.query, k, body.lang, caller.tier, None, current_request_id())

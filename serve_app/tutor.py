@@ -26,6 +26,7 @@ before anything is reserved.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import math
 import random
@@ -40,11 +41,13 @@ from ray import serve
 from ray.util.metrics import Counter, Gauge
 from redis.exceptions import RedisError
 
-from actors.wallet_client import Wallet
+from actors.clients import retrieval as retrieval_client
+from actors.clients.wallet import Wallet
 from core.answer.checks import checked_answer, is_refusal
 from core.answer.extractive import extractive_answer
 from core.answer.prompt import NOT_IN_MATERIAL, grounded_messages
 from core.answer.sources import cited_numbers, number_sources
+from core.app.quiz_answers import QuizAnswerError, QuizAnswers
 from core.app.wallet_view import WalletView
 from core.config import Settings
 from core.db.pool import open_pool
@@ -63,8 +66,7 @@ from core.text.tokens import count_tokens
 from core.tutor import quiz_store
 from core.tutor.admission import Admission
 from core.tutor.memory import Memory
-from core.tutor.records import Outcome, record
-from serve_app import retrieval_client
+from core.tutor.records import Outcome, recent, record
 from serve_app.loopback import keep_replica_grpc_on_loopback
 
 keep_replica_grpc_on_loopback()
@@ -123,18 +125,33 @@ class TutorApp:
         await quiz_store.attach_poll(await self.pool(), question_id, poll_id)
 
     async def poll_answer(self, poll_id: str, user_id: int, option_ids: list[int]) -> bool | None:
-        if len(option_ids) != 1:
-            return None  # a retracted vote; quizzes allow no second answer
-        return await quiz_store.record_answer(await self.pool(), poll_id, user_id, option_ids[0])
+        """Whether a vote on one of our polls was right (the first vote counts); None for none of ours."""
+        answered = await (await self.quizzes()).by_poll(poll_id, user_id, option_ids)
+        return None if answered is None else answered.correct
+
+    async def answer(self, user_id: int, quiz_id: str, question_id: str, option: int) -> dict[str, Any]:
+        """An HTTP client's answer to a question of the learner's quiz: {"type": "answered", ...} or a refusal."""
+        try:
+            answered = await (await self.quizzes()).by_question(user_id, quiz_id, question_id, option)
+        except QuizAnswerError as refusal:
+            return {"type": "refused", "reason": refusal.code, "detail": str(refusal)}
+        return {"type": "answered", **dataclasses.asdict(answered)}
 
     async def score(self, user_id: int) -> dict[str, int]:
-        return await quiz_store.score(await self.pool(), user_id)
+        return await (await self.quizzes()).score(user_id)
+
+    async def questions(self, user_id: int, limit: int, before_id: int | None) -> list[dict[str, Any]]:
+        """The learner's own requests, newest first (see `core.tutor.records.recent`)."""
+        return [dataclasses.asdict(r) for r in await recent(await self.pool(), user_id, limit, before_id)]
 
     async def forget(self, user_id: int) -> None:
         await self.memory.forget(user_id)
 
     async def status(self) -> dict[str, Any]:
         return {"llm": "configured" if self.llm.configured else "offline", "breaker": self.llm.breaker.snapshot()}
+
+    async def quizzes(self) -> QuizAnswers:
+        return QuizAnswers(await self.pool())
 
     async def pool(self) -> AsyncConnectionPool:
         if self._pool is None:
@@ -425,7 +442,8 @@ class _Quiz:
         """A replay: the quiz this key already made, at no charge; another topic under it is refused."""
         if topic != query.text:
             raise Refused("idempotency_conflict", "this key was already used for a quiz on another topic")
-        return {"type": "quiz", "questions": questions, "charged": 0, "language": query.language, "replayed": True}
+        return {"type": "quiz", "quiz_id": questions[0]["quiz_id"], "questions": questions, "charged": 0,
+                "language": query.language, "replayed": True}
 
     def _validate(self) -> Any:
         if type(self.count) is not int or not 1 <= self.count <= self.app.settings.QUIZ_MAX_QUESTIONS:
@@ -452,7 +470,8 @@ class _Quiz:
             mode = "llm" if model != EXTRACTIVE else "extractive"
             await self._record("answered", mode, usage=usage, cost=charged)
             self.app.note("quiz", mode)
-            return {"type": "quiz", "questions": stored, "charged": charged, "language": language, "replayed": False}
+            return {"type": "quiz", "quiz_id": stored[0]["quiz_id"], "questions": stored, "charged": charged,
+                    "language": language, "replayed": False}
         except Exception:
             logger.exception("quiz failed")
             return Refused("unavailable").event()

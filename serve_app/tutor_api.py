@@ -1,4 +1,7 @@
-"""HTTP surface of the Tutor: `POST /chat/ask` (an SSE stream) and `POST /quizzes/generate`.
+"""HTTP surface of the Tutor: `POST /chat/ask` (an SSE stream), `POST /quizzes/generate`, answering
+a generated quiz's questions (`POST /quizzes/{quiz_id}/answers`, the same record a Telegram poll vote
+makes, by the rules of `core.app.quiz_answers`), `GET /quizzes/score` (what `/score` shows) and the
+caller's own requests (`GET /questions`).
 
 Both take the caller from their token and bill their wallet as the bot does. `/chat/ask` streams
 the Tutor's events as Server-Sent Events (`event: delta|reset|done|refused`, JSON data); a refusal
@@ -12,22 +15,23 @@ answered with `"replayed": true`; the same key with another question is refused
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, HTTPException
+from fastapi import Header, HTTPException, Path, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
-from core.db.api_tokens import Principal
 from core.request_id import current_request_id
 from serve_app import strict_json
-from serve_app.deps import Resources, principal, resources
+from serve_app.deps import Caller, Principal, Res
 
 router = strict_json.router(tags=["tutor"])
 _STATUS = {"bad_query": 422, "bad_count": 422, "rate_limited": 429, "busy": 429, "quota": 429,
            "insufficient_credit": 402, "no_material": 404, "unknown_user": 403, "unavailable": 503,
-           "idempotency_conflict": 409}
+           "idempotency_conflict": 409, "unknown_question": 404, "bad_option": 422}
+_UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
 class AskRequest(BaseModel):
@@ -45,8 +49,8 @@ def _key(caller: Principal, idempotency_key: str | None) -> str:
 
 
 @router.post("/chat/ask")
-async def ask(body: AskRequest, caller: Annotated[Principal, Depends(principal)],
-              res: Annotated[Resources, Depends(resources)],
+async def ask(body: AskRequest, caller: Caller,
+              res: Res,
               idempotency_key: Annotated[str | None, Header()] = None) -> StreamingResponse:
     if not isinstance(body.question, str):
         raise HTTPException(422, "question must be text")
@@ -61,8 +65,8 @@ async def _sse(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
 
 
 @router.post("/quizzes/generate")
-async def generate_quiz(body: QuizRequest, caller: Annotated[Principal, Depends(principal)],
-                        res: Annotated[Resources, Depends(resources)],
+async def generate_quiz(body: QuizRequest, caller: Caller,
+                        res: Res,
                         idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     if not isinstance(body.topic, str) or type(body.n) is not int:
         raise HTTPException(422, "topic must be text and n an integer")
@@ -71,3 +75,66 @@ async def generate_quiz(body: QuizRequest, caller: Annotated[Principal, Depends(
     if made["type"] == "refused":
         raise HTTPException(_STATUS.get(made["reason"], 400), {"reason": made["reason"], "detail": made["detail"]})
     return made
+
+
+class QuizAnswer(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    question_id: str = Field(pattern=_UUID)
+    option: int = Field(ge=0, le=9)
+
+
+class AnswerOut(BaseModel):
+    question_id: str
+    chosen: int = Field(description="the option that counts: this answer's, or the earlier one's when first is false")
+    correct: bool
+    correct_option: int
+    explanation: str
+    first: bool
+
+
+class ScoreOut(BaseModel):
+    answered: int
+    correct: int
+    answered_week: int
+    correct_week: int
+    due: int = Field(description="questions missed last time, asked again by the next quiz")
+
+
+class AskedOut(BaseModel):
+    id: int
+    kind: str
+    status: str
+    language: str | None
+    mode: str | None
+    reason: str | None
+    tokens_in: int
+    tokens_out: int
+    cost: int = Field(description="micro-credits charged")
+    latency_ms: int | None
+    created_at: str
+
+
+class QuestionsOut(BaseModel):
+    questions: list[AskedOut]
+    next_before: int | None = Field(description="pass as `before` for the next page; null on the last")
+
+
+@router.post("/quizzes/{quiz_id}/answers")
+async def answer_quiz(quiz_id: Annotated[uuid.UUID, Path()], body: QuizAnswer, caller: Caller, res: Res) -> AnswerOut:
+    made = await res.tutor.answer.remote(caller.user_id, str(quiz_id), body.question_id.lower(), body.option)
+    if made["type"] == "refused":
+        raise HTTPException(_STATUS[made["reason"]], {"reason": made["reason"], "detail": made["detail"]})
+    return AnswerOut(**{k: v for k, v in made.items() if k != "type"})
+
+
+@router.get("/quizzes/score")
+async def quiz_score(caller: Caller, res: Res) -> ScoreOut:
+    return ScoreOut(**await res.tutor.score.remote(caller.user_id))
+
+
+@router.get("/questions")
+async def own_questions(caller: Caller, res: Res, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                        before: Annotated[int | None, Query(gt=0, lt=2**63)] = None) -> QuestionsOut:
+    rows = [AskedOut(**r) for r in await res.tutor.questions.remote(caller.user_id, limit, before)]
+    return QuestionsOut(questions=rows, next_before=rows[-1].id if len(rows) == limit else None)

@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, HTTPException, Query
+from fastapi import Header, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.db.users import User
 from core.ledger.model import Status
 from serve_app import strict_json
-from serve_app.deps import Caller, Principal, Res, Resources, admin, principal, resources
+from serve_app.deps import Admin, Caller, Principal, Res, Resources
 
 router = strict_json.router(prefix="/wallet", tags=["wallet"])
 MAX_MICRO = 2**63 - 1
@@ -88,8 +88,8 @@ async def history(caller: Caller, res: Res, limit: Annotated[int, Query(ge=1, le
 
 
 @router.get("/reservations")
-async def reservations(caller: Annotated[Principal, Depends(principal)],
-                       res: Annotated[Resources, Depends(resources)],
+async def reservations(caller: Caller,
+                       res: Res,
                        status: Status | None = None,
                        limit: Annotated[int, Query(ge=1, le=500)] = 50,
                        user_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None) -> dict[str, Any]:
@@ -98,8 +98,8 @@ async def reservations(caller: Annotated[Principal, Depends(principal)],
 
 
 @router.post("/topup")
-async def top_up(body: TopUpRequest, caller: Annotated[Principal, Depends(admin)],
-                 res: Annotated[Resources, Depends(resources)],
+async def top_up(body: TopUpRequest, caller: Admin,
+                 res: Res,
                  idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> dict[str, Any]:
     request_id = body.request_id or idempotency_key
     if request_id is None:

@@ -161,12 +161,12 @@ def ray_system(settings: Settings) -> Iterator[RaySystem]:
     import ray
     from ray import serve
 
-    from actors import registry
     from ops.ray_local import start_ray
+    from ops.system_actors import start_actors
     from serve_app import applications
 
     start_ray(settings, dashboard=False)
-    handles = registry.start_actors(settings)
+    handles = start_actors(settings)
     ray.get([h.ping.remote() for h in handles.values()])
     applications.start(settings, "127.0.0.1")
     yield RaySystem(settings, f"http://127.0.0.1:{settings.HTTP_PORT}", handles)

@@ -18,8 +18,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from actors.ingestion_client import Ingestion
-from actors.wallet_client import Wallet
+from actors.clients.ingestion import Ingestion
+from actors.clients.wallet import Wallet
 from ops.embedded import EmbeddedRedis
 from serve_app.tutor import Tutor as TutorDeployment
 from tests.conftest import RaySystem

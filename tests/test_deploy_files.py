@@ -7,8 +7,9 @@ from pathlib import Path
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
+from actors.clients import retrieval as retrieval_client
 from core.config import Settings
-from serve_app import retrieval_api, retrieval_client
+from serve_app import retrieval_api
 from serve_app.gateway import Gateway, build_app
 from serve_app.retrieval_api import Retriever
 from serve_app.tutor import Tutor

@@ -15,8 +15,9 @@ from pydantic import SecretStr
 from ray import serve
 
 from actors import registry
-from actors.telegram_bot import OPTIONS as BOT_OPTIONS
-from actors.telegram_bot import TelegramBot
+from bot.actor import OPTIONS as BOT_OPTIONS
+from bot.actor import TelegramBot
+from bot.commands import ADMIN, LEARNER
 from bot.texts import CATALOG
 from core.config import Settings
 from ops.embedded import EmbeddedRedis
@@ -127,10 +128,17 @@ def bot_settings(base: Settings, tg: FakeTelegram, **extra: Any) -> Settings:
 
 async def test_bot_actor_long_polls_and_answers(ray_system: RaySystem) -> None:
     async with FakeTelegram() as tg:
-        actor = ray.remote(**BOT_OPTIONS)(TelegramBot).remote(bot_settings(ray_system.settings, tg))
+        settings = bot_settings(ray_system.settings, tg, ADMIN_TELEGRAM_IDS=(810_099,))
+        actor = ray.remote(**BOT_OPTIONS)(TelegramBot).remote(settings)
         try:
             assert await actor.start.remote() == "polling"
-            assert tg.calls("deleteWebhook") and len(tg.calls("setMyCommands")) == 3
+            assert tg.calls("deleteWebhook")
+            menus = {(c.params["language_code"], "scope" in c.params):
+                     [m["command"] for m in c.params["commands"]] for c in tg.calls("setMyCommands")}
+            assert len(menus) == 6  # learners' and the admin's, in three languages, from the command table
+            assert menus[("fr", False)] == [c.name for c in LEARNER]
+            assert menus[("ar", True)] == [c.name for c in LEARNER + ADMIN]
+            assert tg.calls("setMyCommands")[-1].params["scope"] == {"type": "chat", "chat_id": 810_099}
             tg.message_update(chat_id=810001, user_id=810001, text="/start", language_code="fr", first_name="Luc")
             call = await tg.wait_for("sendMessage", timeout=20)
             assert call.shown == CATALOG["start"]["fr"].format(name="Luc")

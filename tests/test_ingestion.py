@@ -13,7 +13,7 @@ import ray
 from aiohttp import web
 
 from actors import registry
-from actors.ingestion_client import Ingestion, IngestionUnavailable
+from actors.clients.ingestion import Ingestion, IngestionUnavailable
 from actors.tracing import call
 from core.ingest.prepare import chunking_signature
 from core.text.chunking import ChunkSettings, chunk_text

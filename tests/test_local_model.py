@@ -23,8 +23,10 @@ import openai
 import pytest
 import pytest_asyncio
 
-from actors.ingestion_client import Ingestion
-from actors.wallet_client import Wallet
+from actors.clients.ingestion import Ingestion
+from actors.clients.retrieval import deployment_handle
+from actors.clients.tutor import Tutor
+from actors.clients.wallet import Wallet
 from bot.split import visible_text as visible
 from core.answer.prompt import grounded_messages
 from core.config import Settings
@@ -37,9 +39,7 @@ from core.quiz.llm_quiz import parse_quiz, quiz_messages
 from core.quiz.telegram_limits import tg_len
 from core.text.language import detect
 from ops.local_llm import LocalModelServer
-from serve_app.retrieval_client import deployment_handle
 from serve_app.tutor import Tutor as TutorDeployment
-from serve_app.tutor_client import Tutor
 from tests.conftest import RaySystem, free_port, new_users
 from tests.corpus_texts import ENGLISH, FRENCH_2
 from tests.telegram_chat import Chat, running_bot

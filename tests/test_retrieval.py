@@ -14,7 +14,8 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 
-from actors.ingestion_client import Ingestion
+from actors.clients.ingestion import Ingestion
+from actors.clients.sources import Crawls
 from actors.reranker import Reranker
 from bot.texts import CATALOG
 from core.db import api_tokens
@@ -189,7 +190,7 @@ async def test_a_question_is_translated_only_into_the_languages_of_the_material_
     from serve_app.retriever import RetrieverApp
 
     client = Ingestion()
-    source = await client.source(f"translation-test:{uuid.uuid4().hex}", "admin")
+    source = await Crawls().collection(f"translation-test:{uuid.uuid4().hex}", "admin")
     job = await client.submit_file(TIDES.encode(), "tides.txt", uri=f"translation-test:{uuid.uuid4().hex}",
                                    visibility="admin", source_id=source)
     assert (await wait_job(client, job["id"]))["state"] == "indexed"

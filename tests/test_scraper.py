@@ -19,10 +19,14 @@ import pytest_asyncio
 import ray
 from aiohttp import web
 
+from actors.clients.sources import Crawls
 from actors.crawler import OPTIONS, Crawler, in_scope, normalise_url, page_links, pattern_matches, scope_hosts
 from bot.texts import CATALOG
+from core.app.sources import WebSources
+from core.config import Settings
 from core.scrape import sources
 from core.text.simhash import hamming, simhash
+from ops.cli import main
 from tests.conftest import RaySystem, free_port
 from tests.corpus_texts import ARABIC, ENGLISH, FRENCH, eval_passages
 from tests.fakes.telegram import FakeTelegram
@@ -301,7 +305,7 @@ async def test_two_crawls_of_one_host_keep_the_delay(ray_system: RaySystem, pool
 async def test_admin_manages_and_syncs_sources_from_telegram(tg: FakeTelegram, ray_system: RaySystem) -> None:
     admin = Chat(tg, ADMIN)
     learner = Chat(tg, next(_ids))
-    for command in ("/sources", "/source_add x http://x.org", "/sync x", "/source_pause x"):
+    for command in ("/sources", "/source_add x http://x.org", "/sync x", "/source_pause x", "/source_resume x"):
         assert await learner.say(command) == CATALOG["admin_only"]["en"]
     name = f"tg-{uuid.uuid4().hex[:8]}"
     assert await admin.say("/source_add") == CATALOG["source_add_usage"]["en"]
@@ -323,6 +327,9 @@ async def test_admin_manages_and_syncs_sources_from_telegram(tg: FakeTelegram, r
     paused = await admin.say(f"/source_pause {name}")
     assert paused == CATALOG["source_paused_now"]["en"].format(name=name)
     assert "paused by an admin" in await admin.say("/sources")
+    assert await admin.say(f"/source_resume {name}") == CATALOG["source_resumed_now"]["en"].format(name=name)
+    assert await admin.say("/source_resume nosuch") == CATALOG["source_unknown"]["en"].format(name="nosuch")
+    assert "🟢" in await admin.say("/sources")
 
 
 async def test_scheduled_sources_sync_by_themselves(tg: FakeTelegram, ray_system: RaySystem, pool: Any) -> None:
@@ -342,38 +349,91 @@ async def test_scheduled_sources_sync_by_themselves(tg: FakeTelegram, ray_system
     await sources.set_paused(pool, name, "test over")
 
 
-async def test_http_routes_sync_and_report(tg: FakeTelegram, ray_system: RaySystem, pool: Any) -> None:
-    admin_token, learner_token = await admin_and_learner_tokens(tg, next(_ids))
+async def test_http_routes_manage_sync_and_report(tg: FakeTelegram, ray_system: RaySystem, pool: Any) -> None:
+    admin_token, _ = await admin_and_learner_tokens(tg, next(_ids))
     name = f"http-{uuid.uuid4().hex[:8]}"
-    await sources.upsert_source(pool, name, seed_urls=["http://127.0.0.1:9/"], max_depth=0, page_budget=1)
-    async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=60) as http:
-        assert (await http.post(f"/admin/scraping/{name}/sync")).status_code == 401
-        assert (await http.post(f"/admin/scraping/{name}/sync", headers=bearer(learner_token))).status_code == 403
-        assert (await http.get("/admin/scraping/nosuch", headers=bearer(admin_token))).status_code == 404
-        started = await http.post(f"/admin/scraping/{name}/sync", headers=bearer(admin_token))
+    new = {"name": name, "seed_urls": ["http://127.0.0.1:9/"], "max_depth": 0, "page_budget": 1}
+    async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=60, headers=bearer(admin_token)) as http:
+        created = await http.post("/admin/sources", json=new)
+        assert created.status_code == 201 and created.json()["status"] == "active", created.text
+        replaced = await http.post("/admin/sources", json={**new, "language_hint": "fr"})
+        assert replaced.status_code == 200 and replaced.json()["language_hint"] == "fr"
+        for bad in ({**new, "seed_urls": ["ftp://x"]}, {**new, "name": "no spaces"}, {**new, "max_depth": "1"}):
+            assert (await http.post("/admin/sources", json=bad)).status_code == 422, bad
+        assert name in [s["name"] for s in (await http.get("/admin/sources")).json()["sources"]]
+        assert (await http.get("/admin/sources/nosuch")).status_code == 404
+        assert (await http.post("/admin/sources/nosuch/sync")).status_code == 404
+        started = await http.post(f"/admin/sources/{name}/sync")
         assert started.status_code == 202, started.text
-        crawl = started.json()
-        again = await http.post(f"/admin/scraping/{name}/sync", headers=bearer(admin_token))
-        assert again.status_code in (202, 409)  # 409 while the first crawl still runs
+        crawl = started.json()["crawl"]
+        again = (await http.post(f"/admin/sources/{name}/sync")).json()
+        assert again["crawl"]["id"] == crawl["id"] or not again["already_running"]  # the running crawl, followed
         deadline = time.monotonic() + 120
         while crawl["state"] == "running" and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
-            status = (await http.get(f"/admin/scraping/{name}", headers=bearer(admin_token))).json()
+            status = (await http.get(f"/admin/sources/{name}")).json()
             crawl = status["crawl"]
         assert crawl["state"] == "done" and crawl["counts"]["skipped"] == 1, crawl
         assert crawl["pages"][0]["outcome"] == "skipped"
         assert crawl["pages"][0]["reason"].split(":")[0] in ("blocked", "robots")
         assert status["source"]["name"] == name
+        paused = (await http.post(f"/admin/sources/{name}/pause")).json()
+        assert (paused["status"], paused["pause_reason"]) == ("paused", "paused by an admin")
+        assert name not in [s.name for s in await sources.due_sources(pool)]
+        resumed = (await http.post(f"/admin/sources/{name}/resume")).json()
+        assert (resumed["status"], resumed["pause_reason"]) == ("active", None)
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/admin/sources"), ("POST", "/admin/sources"), ("GET", "/admin/sources/{name}"),
+    ("POST", "/admin/sources/{name}/sync"), ("POST", "/admin/sources/{name}/pause"),
+    ("POST", "/admin/sources/{name}/resume")])
+async def test_every_admin_source_route_is_refused_to_a_learner(tg: FakeTelegram, ray_system: RaySystem, pool: Any,
+                                                                  method: str, path: str) -> None:
+    _, learner_token = await admin_and_learner_tokens(tg, next(_ids))
+    name = f"refused-{uuid.uuid4().hex[:8]}"
+    await sources.upsert_source(pool, name, seed_urls=["http://127.0.0.1:9/"], max_depth=0, page_budget=1)
+    body = {"name": name, "seed_urls": ["http://127.0.0.1:9/other"]} if method == "POST" else None
+    async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=60) as http:
+        assert (await http.request(method, path.format(name=name), json=body)).status_code == 401
+        refused = await http.request(method, path.format(name=name), json=body, headers=bearer(learner_token))
+    assert refused.status_code == 403, refused.text
+    source = await sources.get_source(pool, name)
+    assert (source.seed_urls, source.status, await sources.latest_crawl(pool, source.id)) == (
+        ["http://127.0.0.1:9/"], "active", None)  # nothing changed, nothing crawled
 
 
 async def test_cli_sync_shows_the_crawl_and_its_report(ray_system: RaySystem, pool: Any) -> None:
-    from ops.sync import report, sync
+    from ops.sources import report, sync
 
+    web_sources = WebSources(Crawls())
     name = f"cli-{uuid.uuid4().hex[:8]}"
     await sources.upsert_source(pool, name, seed_urls=["http://127.0.0.1:9/"], max_depth=0, page_budget=1)
-    status = await sync(name, quiet=True)
+    status = await sync(web_sources, name, quiet=True)
     assert status["crawl"]["state"] == "done" and status["crawl"]["counts"]["skipped"] == 1
     text = report(status)
     assert text.startswith(f"crawl #{status['crawl']['id']} of {name}: done") and "skipped   http://127.0.0.1:9/" in text
     with pytest.raises(sources.UnknownSource):
-        await sync("nosuchsource", quiet=True)
+        await sync(web_sources, "nosuchsource", quiet=True)
+
+
+def test_an_operator_manages_sources_from_the_cli(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    def cli(*args: str) -> tuple[int, str, str]:
+        status = main(["sources", *args])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    name = f"ops-{uuid.uuid4().hex[:8]}"
+    status, out, _ = cli("add", name, "http://127.0.0.1:9/a", "--depth", "0", "--every", "60", "--lang", "fr")
+    assert status == 0 and out.startswith(f"created {name}\tactive\tevery 60 min\tnever synced"), out
+    status, out, _ = cli("add", name, "http://127.0.0.1:9/b")
+    assert status == 0 and out.startswith(f"updated {name}\tactive\tmanual") and "/b" in out
+    status, _, err = cli("add", name, "ftp://127.0.0.1/")
+    assert status == 1 and "not an http(s) URL" in err
+    assert name in cli("list")[1]
+    status, out, _ = cli("pause", name)
+    assert status == 0 and "paused (paused by an admin)" in out
+    status, out, _ = cli("resume", name)
+    assert status == 0 and f"{name}\tactive" in out
+    status, _, err = cli("resume", "nosuch")
+    assert status == 1 and "no source named" in err

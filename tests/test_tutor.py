@@ -18,13 +18,13 @@ import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 
-from actors.ingestion_client import Ingestion
-from actors.wallet_client import Wallet
+from actors.clients.ingestion import Ingestion
+from actors.clients.tutor import Tutor
+from actors.clients.wallet import Wallet
 from bot.split import visible_text as visible
 from core.ledger.reconcile import reconcile
 from core.ledger.tiers import cost
 from serve_app.tutor import Tutor as TutorDeployment
-from serve_app.tutor_client import Tutor
 from tests.conftest import RaySystem, new_users
 from tests.corpus_texts import ARABIC, ENGLISH, FRENCH
 from tests.fakes.openai import FakeOpenAI
@@ -316,6 +316,44 @@ async def test_chat_ask_streams_sse_over_http(corpus: None, ray_system: RaySyste
         made = await http.post("/quizzes/generate", json={"topic": "photosynthesis", "n": 2}, headers=bearer(key))
         assert made.status_code == 200 and len(made.json()["questions"]) == 2
         assert (await http.post("/chat/ask", json={"question": "x"})).status_code == 401
+
+
+async def test_quiz_answers_over_http_count_in_the_score_the_bot_shows(corpus: None, ray_system: RaySystem,
+                                                                         tg: FakeTelegram) -> None:
+    learner, other = Chat(tg, new_learner(), "en"), Chat(tg, new_learner(), "en")
+    for chat in (learner, other):
+        await chat.say("/start")
+    admin = Chat(tg, ADMIN)
+    key, other_key = await issue_token(admin, learner.user_id), await issue_token(admin, other.user_id)
+    async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=60) as http:
+        made = (await http.post("/quizzes/generate", json={"topic": "photosynthesis", "n": 2},
+                                headers=bearer(key))).json()
+        first, second = made["questions"]
+        answers = f"/quizzes/{made['quiz_id']}/answers"
+
+        async def answer(question: dict[str, Any], option: Any, token: str = key) -> httpx.Response:
+            return await http.post(answers, json={"question_id": question["id"], "option": option},
+                                   headers=bearer(token))
+
+        right = (await answer(first, first["correct"])).json()
+        assert right["correct"] and right["first"] and right["chosen"] == first["correct"]
+        wrong_option = (second["correct"] + 1) % len(second["options"])
+        wrong = (await answer(second, wrong_option)).json()
+        assert not wrong["correct"] and wrong["correct_option"] == second["correct"]
+        again = (await answer(first, (first["correct"] + 1) % len(first["options"]))).json()
+        assert again["first"] is False and again["correct"] and again["chosen"] == first["correct"]  # first counts
+        assert (await answer(first, len(first["options"]))).status_code == 422  # beyond its options
+        assert (await answer(first, "1")).status_code == 422
+        assert (await answer(first, 0, other_key)).status_code == 404  # another learner's quiz
+        assert (await http.post(answers, json={"question_id": "x", "option": 0},
+                                headers=bearer(key))).status_code == 422
+        score = (await http.get("/quizzes/score", headers=bearer(key))).json()
+        asked = (await http.get("/questions", params={"limit": 1}, headers=bearer(key))).json()
+    assert (score["answered"], score["correct"], score["due"]) == (2, 1, 1)
+    shown = await learner.say("/score")
+    assert "1 right out of 2" in shown and "Questions to review: 1" in shown
+    assert [(q["kind"], q["status"], q["cost"]) for q in asked["questions"]] == [("quiz", "answered", made["charged"])]
+    assert asked["next_before"] == asked["questions"][0]["id"]
 
 
 async def test_the_wallet_reconciles_after_the_tutor_tests(ray_system: RaySystem, pool: Any) -> None:

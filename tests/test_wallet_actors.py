@@ -13,7 +13,7 @@ import pytest
 import ray
 
 from actors import registry
-from actors.wallet_client import Wallet
+from actors.clients.wallet import Wallet
 from core.config import Settings
 from core.db.migrate import migrate
 from core.ledger.commands import TopUp

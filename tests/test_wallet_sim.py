@@ -32,7 +32,7 @@ import pytest
 import ray
 
 from actors import registry
-from actors.wallet_client import Wallet
+from actors.clients.wallet import Wallet
 from core.ledger.errors import LedgerError
 from core.ledger.model import Balance, Reservation
 from core.ledger.reconcile import reconcile

@@ -2,26 +2,21 @@
 who is not an admin."""
 from __future__ import annotations
 
-import asyncio
-
 from aiogram import Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import BufferedInputFile, Message
-from psycopg_pool import AsyncConnectionPool
 
-from actors.wallet_client import Wallet
-from bot.filters import IsAdmin, refuse_non_admin
+from actors.clients.wallet import Wallet
+from bot.commands import admin_router, register
 from bot.ledger_errors import explain
-from bot.stats_chart import render_chart
 from bot.texts import Translator
 from core.app.accounts import AccountError, Accounts
+from core.app.stats import Statistics, Stats
 from core.db.users import ROLES, TIERS, User
 from core.ledger.errors import LedgerError
 from core.ledger.money import format_credits, parse_credits
 from core.ledger.tiers import tier as tier_named
-from core.tutor import records
 
-ADMIN_COMMANDS = ("topup", "tier", "token", "users", "role", "stats")
 USERS_SHOWN = 30
 _NAME_MAX = 32
 
@@ -116,26 +111,19 @@ async def set_role(message: Message, command: CommandObject, accounts: Accounts,
     await message.answer(t("role_done", user=args[0], role=updated.role))
 
 
-def stats_caption(stats: records.Stats, t: Translator) -> str:
-    today = stats.days[-1] if stats.days else records.DayStats("", 0, 0, None)
+def stats_caption(stats: Stats, t: Translator) -> str:
+    today = stats.days[-1]  # there is always today
     p95 = "—" if today.p95_latency_ms is None else f"{today.p95_latency_ms} ms"
     return t("stats_caption", users=stats.users, questions=today.questions,
              spent=format_credits(today.credits_spent, t.language), p95=p95)
 
 
-async def show_stats(message: Message, pool: AsyncConnectionPool, t: Translator) -> None:
-    stats = await records.stats(pool, days=7)
-    chart = await asyncio.to_thread(render_chart, stats)  # a few tens of ms of drawing: off the event loop
+async def show_stats(message: Message, statistics: Statistics, t: Translator) -> None:
+    stats = await statistics.recent(7)
+    chart = await statistics.chart(stats)
     await message.answer_photo(BufferedInputFile(chart, filename="stats.png"), caption=stats_caption(stats, t))
 
 
 def make_router() -> Router:
-    router = Router(name="admin")
-    router.message.register(top_up, Command("topup"), IsAdmin())
-    router.message.register(set_tier, Command("tier"), IsAdmin())
-    router.message.register(issue_token, Command("token"), IsAdmin())
-    router.message.register(list_users, Command("users"), IsAdmin())
-    router.message.register(set_role, Command("role"), IsAdmin())
-    router.message.register(show_stats, Command("stats"), IsAdmin())
-    router.message.register(refuse_non_admin, Command(*ADMIN_COMMANDS))
-    return router
+    return register(admin_router("admin"), {"topup": top_up, "tier": set_tier, "token": issue_token,
+                                            "users": list_users, "role": set_role, "stats": show_stats})

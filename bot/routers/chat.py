@@ -8,16 +8,16 @@ forgets the conversation memory.
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command
 from aiogram.types import Message
 from loguru import logger
 
+from actors.clients.tutor import Tutor, TutorUnavailable
 from bot.answer_view import render_answer, render_refusal
+from bot.commands import register
 from bot.streaming import ReplyStream
 from bot.texts import Translator
 from core.config import Settings
 from core.db.users import User
-from serve_app.tutor_client import Tutor, TutorUnavailable
 
 
 async def ask(message: Message, bot: Bot, user: User, tutor: Tutor, settings: Settings, t: Translator) -> None:
@@ -53,7 +53,6 @@ async def new_conversation(message: Message, user: User, tutor: Tutor, t: Transl
 
 
 def make_router() -> Router:
-    router = Router(name="chat")
-    router.message.register(new_conversation, Command("new"))
+    router = register(Router(name="chat"), {"new": new_conversation})
     router.message.register(ask, F.text, ~F.text.startswith("/"), F.from_user, ~F.from_user.is_bot)
     return router

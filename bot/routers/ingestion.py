@@ -12,12 +12,12 @@ from io import BytesIO
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import Document, Message
 from loguru import logger
 
-from actors.ingestion_client import Ingestion, IngestionUnavailable
-from bot.filters import IsAdmin, refuse_non_admin
+from actors.clients.ingestion import Ingestion, IngestionUnavailable
+from bot.commands import admin_router, register
 from bot.texts import CATALOG, Translator
 from core.config import Settings
 from core.db.users import User
@@ -139,15 +139,7 @@ async def list_jobs(message: Message, ingestion: Ingestion, t: Translator) -> No
     await message.answer("\n".join([t("jobs_header"), *(job_line(t, job) for job in recent)]))
 
 
-async def refuse_file(message: Message, t: Translator) -> None:
-    await message.answer(t("ingest_admin_only"))
-
-
 def make_router() -> Router:
-    router = Router(name="ingestion")
-    router.message.register(ingest_file, F.document, IsAdmin())
-    router.message.register(ingest_command, Command("ingest"), IsAdmin())
-    router.message.register(list_jobs, Command("jobs"), IsAdmin())
-    router.message.register(refuse_file, F.document)
-    router.message.register(refuse_non_admin, Command("ingest", "jobs"))
+    router = register(admin_router("ingestion"), {"ingest": ingest_command, "jobs": list_jobs})
+    router.message.register(ingest_file, F.document)
     return router

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.commands import register
 from bot.texts import LANGUAGE_NAMES, Translator
 from core.app.accounts import Accounts
 from core.db.users import LANGUAGES, User
@@ -14,6 +15,14 @@ from core.db.users import LANGUAGES, User
 
 class LanguageChoice(CallbackData, prefix="lang"):
     code: str
+
+
+async def language(message: Message, command: CommandObject, user: User, accounts: Accounts,
+                   t: Translator) -> None:
+    if command.args is None:
+        await ask_language(message, t)
+    else:
+        await language_from_argument(message, command, user, accounts, t)
 
 
 async def ask_language(message: Message, t: Translator) -> None:
@@ -42,8 +51,6 @@ async def language_chosen(query: CallbackQuery, callback_data: LanguageChoice, u
 
 
 def make_router() -> Router:
-    router = Router(name="language")
-    router.message.register(ask_language, Command("language", magic=F.args.is_(None)))
-    router.message.register(language_from_argument, Command("language"))
+    router = register(Router(name="language"), {"language": language})
     router.callback_query.register(language_chosen, LanguageChoice.filter(F.code.in_(LANGUAGES)))
     return router

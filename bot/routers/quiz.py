@@ -7,14 +7,15 @@ question as a non-anonymous `type=quiz` poll and tells the Tutor which poll carr
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import Message, PollAnswer
 from loguru import logger
 
+from actors.clients.tutor import Tutor, TutorUnavailable
 from bot.answer_view import render_refusal
+from bot.commands import register
 from bot.texts import Translator
 from core.db.users import User
-from serve_app.tutor_client import Tutor, TutorUnavailable
 
 DEFAULT_COUNT = 5
 
@@ -71,8 +72,6 @@ async def score(message: Message, user: User, tutor: Tutor, t: Translator) -> No
 
 
 def make_router() -> Router:
-    router = Router(name="quiz")
-    router.message.register(quiz, Command("quiz"))
-    router.message.register(score, Command("score"))
+    router = register(Router(name="quiz"), {"quiz": quiz, "score": score})
     router.poll_answer.register(poll_answer, F.user)
     return router

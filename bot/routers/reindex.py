@@ -1,32 +1,32 @@
 """`/reindex` (admins): embed every chunk the current embedding model has no vector for, from Telegram.
 
-Like `ustadh reindex`, it drives the Ingestor's `reindex_step` until nothing is left, at which point
-the Ingestor makes the new collection the one readers use (until then they keep the previous one).
-The work runs in a background task, so the bot keeps answering; one progress message is edited
-as it goes, and the end (or a stop, e.g. the ingestor restarting) is sent as a new message. One
-reindex at a time per bot process: a second /reindex while one runs is told so.
+Thin over `core.app.reindex.Reindexing`: it starts the Ingestor's reindex job (one at a time across
+the system, whichever surface started it: a second /reindex while one runs is told so) and follows
+it in a background task, so the bot keeps answering; one progress message is edited as it goes, and
+the end (or a stop, e.g. the ingestor restarting) is sent as a new message.
 """
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command
 from aiogram.types import Message
 from loguru import logger
 
-from actors.ingestion_client import Ingestion
-from bot.filters import IsAdmin, refuse_non_admin
+from bot.commands import admin_router, register
 from bot.texts import Translator
+from core.app.ports import Unavailable
+from core.app.reindex import Reindexing
 from core.config import Settings
 from core.embeddings import uses_openai
 from core.embeddings.offline import OfflineEmbedder
 
-STEP = 256  # chunks per reindex_step, as `ustadh reindex`
+POLL_S = 1.0
+FOLLOW_LIMIT_S = 24 * 3600.0
 _EDIT_EVERY_S = 2.0  # Telegram limits edits; the last count is always shown
-_STALLED_STEPS = 5  # steps in a row that embed nothing while chunks remain: give up (and say so)
-_running: set[asyncio.Task[None]] = set()
+_followers: set[asyncio.Task[None]] = set()
 
 
 def embedding_model(settings: Settings) -> str:
@@ -41,46 +41,47 @@ async def _edit(bot: Bot, message: Message, text: str) -> None:
         logger.info("reindex progress not edited", error=str(exc))
 
 
-async def run_reindex(bot: Bot, chat_id: int, ingestion: Ingestion, t: Translator, model: str) -> None:
-    """Step until no chunk is left; one progress message, edited; then the outcome."""
+async def follow(bot: Bot, chat_id: int, reindexing: Reindexing, job_id: str, t: Translator, model: str) -> None:
+    """One progress message once the job has counted what is missing, edited; then the outcome."""
     loop = asyncio.get_running_loop()
-    done = 0
+    progress: Message | None = None
+    shown, edited_at, last = "", loop.time(), None
+    async for job in reindexing.follow(job_id, poll_s=POLL_S, limit_s=FOLLOW_LIMIT_S):
+        last = job
+        if job["collection"] is None:
+            continue  # still counting
+        text = t("reindex_progress", done=job["done"], total=job["total"])
+        if progress is None:
+            progress, shown = await bot.send_message(chat_id, text), text
+        elif text != shown and (job["state"] != "running" or loop.time() - edited_at >= _EDIT_EVERY_S):
+            await _edit(bot, progress, text)
+            shown, edited_at = text, loop.time()
+    await bot.send_message(chat_id, _outcome(t, last, model))
+
+
+def _outcome(t: Translator, job: dict[str, Any] | None, model: str) -> str:
+    if job is not None and job["state"] == "done":
+        return t("reindex_done", total=job["done"], model=model)
+    if job is not None and job["error"]:
+        logger.warning("reindex stopped", error=job["error"], done=job["done"])
+    return t("reindex_failed", done=job["done"] if job else 0)
+
+
+async def reindex(message: Message, bot: Bot, reindexing: Reindexing, settings: Settings, t: Translator) -> None:
     try:
-        step = await ingestion.reindex_step(0)  # counts what is left, embeds nothing
-        shown = t("reindex_progress", done=0, total=step["remaining"])
-        progress = await bot.send_message(chat_id, shown)
-        edited_at, stalled = loop.time(), 0
-        while step["remaining"]:
-            step = await ingestion.reindex_step(STEP)
-            done += step["done"]
-            stalled = 0 if step["done"] else stalled + 1
-            if stalled >= _STALLED_STEPS:
-                raise RuntimeError(f"{step['remaining']} chunks left but none could be embedded")
-            text = t("reindex_progress", done=done, total=done + step["remaining"])
-            if text != shown and (not step["remaining"] or loop.time() - edited_at >= _EDIT_EVERY_S):
-                await _edit(bot, progress, text)
-                shown, edited_at = text, loop.time()
-    except Exception as exc:
-        logger.warning("reindex stopped", error=str(exc), done=done)
-        await bot.send_message(chat_id, t("reindex_failed", done=done))
+        job = await reindexing.start()
+    except Unavailable:
+        await message.answer(t("reindex_failed", done=0))
         return
-    logger.info("reindex finished", chunks=done, collection=step["collection"])
-    await bot.send_message(chat_id, t("reindex_done", total=done, model=model))
-
-
-async def reindex(message: Message, bot: Bot, ingestion: Ingestion, settings: Settings, t: Translator) -> None:
-    if _running:
+    if job["already_running"]:
         await message.answer(t("reindex_running"))
         return
     model = embedding_model(settings)
     await message.answer(t("reindex_started", model=model))
-    task = asyncio.create_task(run_reindex(bot, message.chat.id, ingestion, t, model))
-    _running.add(task)
-    task.add_done_callback(_running.discard)
+    task = asyncio.create_task(follow(bot, message.chat.id, reindexing, job["id"], t, model))
+    _followers.add(task)
+    task.add_done_callback(_followers.discard)
 
 
 def make_router() -> Router:
-    router = Router(name="reindex")
-    router.message.register(reindex, Command("reindex"), IsAdmin())
-    router.message.register(refuse_non_admin, Command("reindex"))
-    return router
+    return register(admin_router("reindex"), {"reindex": reindex})

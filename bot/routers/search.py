@@ -7,16 +7,17 @@ kept well under Telegram's 4,096 characters.
 from __future__ import annotations
 
 from aiogram import Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import Message
 from aiogram.utils.formatting import Bold, Text, TextLink
 from loguru import logger
 
+from actors.clients.retrieval import Retrieval, RetrievalUnavailable
+from bot.commands import register
 from bot.texts import Translator
 from core.db.users import User
 from core.ledger.tiers import tier as tier_named
 from core.retrieval.query import QueryError
-from serve_app.retrieval_client import Retrieval, RetrievalUnavailable
 
 EXCERPT_CHARS = 400
 
@@ -53,6 +54,4 @@ async def search(message: Message, command: CommandObject, user: User, retrieval
 
 
 def make_router() -> Router:
-    router = Router(name="search")
-    router.message.register(search, Command("search"))
-    return router
+    return register(Router(name="search"), {"search": search})

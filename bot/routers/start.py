@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from aiogram import Router
-from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
+from aiogram.utils.formatting import Text
 
-from bot.filters import IsAdmin
+from bot.commands import help_text, register
 from bot.texts import Translator
+from core.db.users import User
 
 
 async def start(message: Message, t: Translator) -> None:
@@ -14,17 +15,9 @@ async def start(message: Message, t: Translator) -> None:
     await message.answer(t("start", name=name))
 
 
-async def help_admin(message: Message, t: Translator) -> None:
-    await message.answer(t("help") + "\n\n" + t("help_admin"))
-
-
-async def help_learner(message: Message, t: Translator) -> None:
-    await message.answer(t("help"))
+async def show_help(message: Message, user: User, t: Translator) -> None:
+    await message.answer(Text(help_text(t, admin=user.is_admin)).as_html())
 
 
 def make_router() -> Router:
-    router = Router(name="start")
-    router.message.register(start, CommandStart())
-    router.message.register(help_admin, Command("help"), IsAdmin())
-    router.message.register(help_learner, Command("help"))
-    return router
+    return register(Router(name="start"), {"start": start, "help": show_help})

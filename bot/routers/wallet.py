@@ -3,9 +3,9 @@ month's tier grant first, as every surface does)."""
 from __future__ import annotations
 
 from aiogram import Router
-from aiogram.filters import Command
 from aiogram.types import Message
 
+from bot.commands import register
 from bot.ledger_errors import explain
 from bot.texts import Translator
 from bot.wallet_view import balance_text, history_text
@@ -33,7 +33,4 @@ async def show_history(message: Message, user: User, wallets: WalletView, t: Tra
 
 
 def make_router() -> Router:
-    router = Router(name="wallet")
-    router.message.register(show_balance, Command("balance"))
-    router.message.register(show_history, Command("history"))
-    return router
+    return register(Router(name="wallet"), {"balance": show_balance, "history": show_history})

@@ -1,10 +1,13 @@
-"""The ports the use cases need, as Protocols: what the wallet ledger offers its callers.
+"""The ports the use cases need, as Protocols: what the wallet ledger, the sources' owner and the
+reindex job's owner offer.
 
-`actors.wallet_client.Wallet` implements `Ledger` over the shard actors; a use case sees only this.
+`actors.clients.wallet.Wallet` implements `Ledger` over the shard actors, `actors.crawler.Crawls`
+`SourceRegistry` over the Crawler actor, `actors.clients.ingestion.Ingestion` `ReindexOwner` over the
+Ingestor; a use case sees only these.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.ledger.model import Balance, Movement
 
@@ -17,3 +20,31 @@ class Ledger(Protocol):
     async def balance(self, user_id: int) -> Balance: ...
 
     async def movements(self, user_id: int, *, limit: int = 50, before_id: int | None = None) -> list[Movement]: ...
+
+
+class Unavailable(RuntimeError):
+    """A port's owner cannot be reached now (an actor restarting); nothing was done, try again later."""
+
+
+class SourceRegistry(Protocol):
+    """The sources' one writer (the Crawler actor, through `actors.crawler.Crawls`)."""
+
+    async def save(self, source_name: str, settings: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def list(self) -> list[dict[str, Any]]: ...
+
+    async def pause(self, source_name: str, reason: str = ...) -> dict[str, Any]: ...
+
+    async def resume(self, source_name: str) -> dict[str, Any]: ...
+
+    async def sync(self, source_name: str) -> dict[str, Any]: ...
+
+    async def status(self, source_name: str) -> dict[str, Any]: ...
+
+
+class ReindexOwner(Protocol):
+    """The reindex job's owner (the Ingestor actor, through `actors.clients.ingestion.Ingestion`)."""
+
+    async def start_reindex(self) -> dict[str, Any]: ...
+
+    async def reindex_status(self) -> dict[str, Any] | None: ...

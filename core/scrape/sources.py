@@ -4,7 +4,10 @@ A source is a named crawl configuration (seed URLs and/or a sitemap, allowed URL
 page budget, schedule, visibility); each sync of it is a row in `crawls` (at most one `running`
 per source, enforced by a partial unique index), and each page it met has one row in
 `crawl_pages` with the outcome of its latest fetch and the validators (ETag / Last-Modified) and
-digest the next crawl compares against.
+digest the next crawl compares against. A source without seeds or sitemap is a named collection
+of uploaded documents (`ensure_collection`: the evaluation's sets, an admin's private corpus).
+
+The Crawler actor is the one writer of these three tables; everything else asks it.
 """
 from __future__ import annotations
 
@@ -137,10 +140,28 @@ async def set_paused(pool: AsyncConnectionPool, name: str, reason: str) -> Sourc
     return Source(**row)
 
 
-async def set_active(pool: AsyncConnectionPool, source_id: int) -> None:
+async def set_active(pool: AsyncConnectionPool, name: str) -> Source:
+    """Resume a source: scheduled syncs again, its failure count cleared."""
     async with pool.connection() as conn:
-        await conn.execute("UPDATE sources SET status = 'active', pause_reason = NULL, consecutive_failures = 0 "
-                           "WHERE id = %s", (source_id,))
+        row = await (await conn.execute(
+            "UPDATE sources SET status = 'active', pause_reason = NULL, consecutive_failures = 0 "
+            f"WHERE name = %s RETURNING {_COLUMNS}", (name,))).fetchone()
+    if row is None:
+        raise UnknownSource(f"no source named {name!r}")
+    return Source(**row)
+
+
+async def ensure_collection(pool: AsyncConnectionPool, name: str, visibility: str = "public") -> int:
+    """The id of the collection `name` (a source with nothing to crawl), created on first use."""
+    check_name(name.replace(":", "."))
+    if visibility not in ("public", "admin"):
+        raise SourceError(f"unsupported visibility {visibility!r}")
+    async with pool.connection() as conn:
+        row = await (await conn.execute(
+            """INSERT INTO sources (name, visibility) VALUES (%s, %s)
+               ON CONFLICT (name) DO UPDATE SET visibility = EXCLUDED.visibility RETURNING id""",
+            (name, visibility))).fetchone()
+    return int(row["id"])
 
 
 async def due_sources(pool: AsyncConnectionPool) -> list[Source]:

@@ -15,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from core.quiz.model import QuizQuestion
 
-_COLUMNS = "id::text AS id, question, options, correct_option, explanation, chunk_id, source, review_of::text AS review_of"
+_COLUMNS = "id::text AS id, quiz_id::text AS quiz_id, question, options, correct_option, explanation, chunk_id, source, review_of::text AS review_of"
 
 
 async def existing(pool: AsyncConnectionPool, user_id: int, request_id: str
@@ -76,20 +76,38 @@ async def attach_poll(pool: AsyncConnectionPool, question_id: str, poll_id: str)
                            (poll_id, question_id))
 
 
-async def record_answer(pool: AsyncConnectionPool, poll_id: str, user_id: int, chosen: int) -> bool | None:
-    """Whether the answer was right; None for a poll that carried none of our questions (or a retracted vote).
-    The first answer counts (Telegram quizzes allow one)."""
+async def question_by_poll(pool: AsyncConnectionPool, poll_id: str) -> dict[str, Any] | None:
+    """The question a poll carried, None for a poll that carried none of ours."""
     async with pool.connection() as conn:
-        question = await (await conn.execute(
-            "SELECT id, correct_option, jsonb_array_length(options) AS n FROM quiz_questions WHERE poll_id = %s",
-            (poll_id,))).fetchone()
-        if question is None or not 0 <= chosen < question["n"]:
-            return None
-        correct = chosen == question["correct_option"]
-        await conn.execute(
+        row = await (await conn.execute(f"SELECT {_COLUMNS} FROM quiz_questions WHERE poll_id = %s",
+                                        (poll_id,))).fetchone()
+    return None if row is None else _question(row)
+
+
+async def question_of(pool: AsyncConnectionPool, user_id: int, quiz_id: str, question_id: str
+                      ) -> dict[str, Any] | None:
+    """A question of one of this learner's quizzes, None when the quiz is another's or has no such question."""
+    async with pool.connection() as conn:
+        row = await (await conn.execute(
+            f"SELECT {_COLUMNS} FROM quiz_questions WHERE id = %s AND quiz_id = %s AND user_id = %s",
+            (question_id, quiz_id, user_id))).fetchone()
+    return None if row is None else _question(row)
+
+
+async def attempt(pool: AsyncConnectionPool, question_id: str, user_id: int, chosen: int, correct: bool
+                  ) -> tuple[int, bool, bool]:
+    """Record a learner's answer unless one is already recorded: (chosen, correct, first) of the one that counts."""
+    async with pool.connection() as conn:
+        added = await (await conn.execute(
             """INSERT INTO quiz_attempts (question_id, user_id, chosen_option, correct) VALUES (%s, %s, %s, %s)
-               ON CONFLICT (question_id, user_id) DO NOTHING""", (question["id"], user_id, chosen, correct))
-    return correct
+               ON CONFLICT (question_id, user_id) DO NOTHING RETURNING chosen_option, correct""",
+            (question_id, user_id, chosen, correct))).fetchone()
+        if added is not None:
+            return added["chosen_option"], added["correct"], True
+        kept = await (await conn.execute(
+            "SELECT chosen_option, correct FROM quiz_attempts WHERE question_id = %s AND user_id = %s",
+            (question_id, user_id))).fetchone()
+    return kept["chosen_option"], kept["correct"], False
 
 
 async def score(pool: AsyncConnectionPool, user_id: int) -> dict[str, int]:
@@ -105,6 +123,6 @@ async def score(pool: AsyncConnectionPool, user_id: int) -> dict[str, int]:
 
 
 def _question(row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "question": row["question"], "options": list(row["options"]),
+    return {"id": row["id"], "quiz_id": row["quiz_id"], "question": row["question"], "options": list(row["options"]),
             "correct": row["correct_option"], "explanation": row["explanation"], "chunk_id": row["chunk_id"],
             "source": row["source"], "review_of": row["review_of"]}

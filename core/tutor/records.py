@@ -1,4 +1,5 @@
-"""The record of learners' requests (table `questions`): one row per answer or quiz, for /stats.
+"""The record of learners' requests (table `questions`): one row per answer or quiz, for /stats and
+for a learner's own history (`GET /questions`). The Tutor deployment is the table's one writer.
 
 A row says who asked, how it ended (answered, refused with a reason, failed), how it was answered
 (LLM, extractive, unsupported), its token usage, what it cost and how long it took.
@@ -32,6 +33,32 @@ async def record(pool: AsyncConnectionPool, outcome: Outcome) -> None:
                                       tokens_out, cost, latency_ms)
                VALUES (%(user_id)s, %(request_id)s, %(kind)s, %(status)s, %(language)s, %(mode)s, %(reason)s,
                        %(tokens_in)s, %(tokens_out)s, %(cost)s, %(latency_ms)s)""", outcome.__dict__)
+
+
+@dataclass(frozen=True)
+class Asked:
+    id: int
+    kind: str
+    status: str
+    language: str | None
+    mode: str | None
+    reason: str | None
+    tokens_in: int
+    tokens_out: int
+    cost: int
+    latency_ms: int | None
+    created_at: str  # ISO 8601, UTC
+
+
+async def recent(pool: AsyncConnectionPool, user_id: int, limit: int, before_id: int | None = None) -> list[Asked]:
+    """A learner's requests, newest first, `limit` of them from before `before_id` (a page's last id)."""
+    async with pool.connection() as conn:
+        rows = await (await conn.execute(
+            """SELECT id, kind, status, language, mode, reason, tokens_in, tokens_out, cost, latency_ms,
+                      to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at
+               FROM questions WHERE user_id = %s AND (%s::bigint IS NULL OR id < %s)
+               ORDER BY id DESC LIMIT %s""", (user_id, before_id, before_id, limit))).fetchall()
+    return [Asked(**r) for r in rows]
 
 
 @dataclass(frozen=True)

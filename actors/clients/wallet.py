@@ -1,4 +1,6 @@
-"""Wallet: the facade the bot, the HTTP API and the CLI use to reach the wallet shard actors.
+"""Wallet: the client the bot, the HTTP API and the CLI use to reach the wallet shard actors
+(`core.app.ports.Ledger`). Its handles are found as every client's (`actors.clients.base.actor`),
+one per shard; its failure handling is its own: retried, not mapped to unavailable at once.
 
 Each call goes to the shard that owns the user (`shard_of`), carries the current request id for
 the logs (`actors.tracing.call`), and is retried with the same arguments, hence the same
@@ -25,6 +27,7 @@ from uuid import UUID
 from ray.exceptions import RayActorError, RayTaskError
 
 from actors import registry
+from actors.clients.base import actor
 from actors.tracing import call
 from core.config import Settings
 from core.ledger.commands import Grant, Mutation, Reserve, Settle, TopUp, Void, check_user_id, parse_reservation_id
@@ -176,7 +179,7 @@ class Wallet:
 
     async def _handle(self, shard: int) -> Any:
         if shard not in self.handles:
-            self.handles[shard] = await asyncio.to_thread(registry.get, registry.wallet_ledger(shard))
+            self.handles[shard] = await actor(registry.wallet_ledger(shard))
         return self.handles[shard]
 
 

@@ -1,4 +1,5 @@
-"""Tutor: the facade the bot uses to reach the Tutor deployment through a Serve deployment handle.
+"""Tutor: the client the bot and the evaluation use to reach the Tutor deployment through a Serve
+deployment handle.
 
 `ask` streams the answer's events (`handle.options(stream=True)`); the rest are plain calls. A
 missing or failing deployment surfaces as `TutorUnavailable`.
@@ -10,28 +11,31 @@ from typing import Any
 
 from ray.exceptions import RayActorError, RayTaskError
 
+from actors.clients.base import DeploymentClient
+from core.app.ports import Unavailable
 from core.request_id import current_request_id
 
 APP = "ustadh"
 DEPLOYMENT = "TutorApp"
 
 
-class TutorUnavailable(RuntimeError):
+class TutorUnavailable(Unavailable):
     """The Tutor deployment is not running or failed; try again later."""
 
 
-class Tutor:
-    def __init__(self, handle: Any = None) -> None:
-        self._handle = handle
+class Tutor(DeploymentClient):
+    app, deployment = APP, DEPLOYMENT
+    unavailable = TutorUnavailable
 
     async def ask(self, user_id: int, question: str, key: str, source_ids: list[int] | None = None
                   ) -> AsyncIterator[dict[str, Any]]:
         try:
-            stream = self._deployment().options(stream=True).ask.remote(user_id, question, key, current_request_id(),
-                                                                         source_ids)
-            async for event in stream:
+            handle = (await self._handle_now()).options(stream=True)
+            async for event in handle.ask.remote(user_id, question, key, current_request_id(), source_ids):
                 yield event
-        except (RayTaskError, RayActorError, ValueError, RuntimeError) as exc:
+        except RayTaskError as exc:
+            raise self._unavailable(exc.cause) from None
+        except (RayActorError, ValueError, RuntimeError) as exc:
             raise self._unavailable(exc) from None
 
     async def quiz(self, user_id: int, topic: str, count: int, key: str,
@@ -49,21 +53,3 @@ class Tutor:
 
     async def forget(self, user_id: int) -> None:
         await self._call("forget", user_id)
-
-    async def _call(self, method: str, *args: Any) -> Any:
-        try:
-            return await getattr(self._deployment(), method).remote(*args)
-        except (RayTaskError, RayActorError, ValueError, RuntimeError) as exc:
-            raise self._unavailable(exc) from None
-
-    def _unavailable(self, exc: Exception) -> TutorUnavailable:
-        self._handle = None
-        cause = exc.cause if isinstance(exc, RayTaskError) else exc
-        return TutorUnavailable(f"{type(cause).__name__}: {cause}"[:300])
-
-    def _deployment(self) -> Any:
-        if self._handle is None:
-            from ray import serve
-
-            self._handle = serve.get_deployment_handle(DEPLOYMENT, app_name=APP)
-        return self._handle

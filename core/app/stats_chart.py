@@ -1,8 +1,9 @@
-"""The /stats chart: answered questions per day (bars) over p95 latency per day (line), as a PNG.
+"""The statistics chart (the bot's /stats, `GET /admin/stats.png`): answered questions per day (bars)
+over p95 latency per day (line), as a PNG.
 
 Drawn with Pillow rather than matplotlib: two small panels of bars, a polyline and a few numbers
 need no plotting library, and matplotlib would add a heavy dependency (and its font cache and
-import time) to the bot process for one image. The labels are digits, dates and short English axis
+import time) to the serving processes for one image. The labels are digits, dates and short English axis
 titles only: Pillow shapes Arabic only with libraqm, so the localised text goes in the caption.
 """
 from __future__ import annotations

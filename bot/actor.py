@@ -41,7 +41,7 @@ class TelegramBot:
         self.pool = await open_pool(self.settings.DATABASE_URL or "", max_size=8, name="bot")
         self.bot = build_bot(self.settings)
         self.dp = build_dispatcher(self.settings, self.pool)
-        await publish_commands(self.bot)
+        await publish_commands(self.bot, self.settings.ADMIN_TELEGRAM_IDS)
         if self.settings.TELEGRAM_WEBHOOK_URL:
             secret = self.settings.TELEGRAM_WEBHOOK_SECRET
             await self.bot.set_webhook(self.settings.TELEGRAM_WEBHOOK_URL,
