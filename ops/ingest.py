@@ -21,6 +21,7 @@ from tqdm import tqdm
 from core.config import Settings
 
 SUFFIXES = {".pdf", ".html", ".htm", ".md", ".markdown", ".txt", ".text", ".docx"}
+_FOLLOW_LIMIT_S = 24 * 3600.0
 _POLL_S = 0.5
 
 
@@ -51,17 +52,13 @@ async def ingest(items: list[str], visibility: str, quiet: bool = False) -> list
 async def ingest_jobs(client: Any, queued: list[dict[str, Any]], *, desc: str,
                       quiet: bool = False) -> list[dict[str, Any]]:
     """Wait for queued jobs with a progress bar of chunks embedded; the finished jobs, in order."""
-    pending = {job["id"]: job for job in queued if job["state"] not in ("indexed", "failed")}
-    finished = {job["id"]: job for job in queued if job["id"] not in pending}
+    from core.app.ingestion import follow_jobs
+
+    latest = queued
     with tqdm(total=0, unit="chunk", desc=desc, disable=quiet) as bar:
-        while pending:
-            await asyncio.sleep(_POLL_S)
-            for job in await client.jobs(list(pending)):
-                pending[job["id"]] = job
-                if job["state"] in ("indexed", "failed"):
-                    finished[job["id"]] = pending.pop(job["id"])
-            _update(bar, [*pending.values(), *finished.values()])
-    return [finished[job["id"]] for job in queued]
+        async for latest in follow_jobs(client, queued, poll_s=_POLL_S, limit_s=_FOLLOW_LIMIT_S):
+            _update(bar, latest)
+    return latest
 
 
 async def _submit(client: Any, item: str, visibility: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from loguru import logger
 from actors.clients.ingestion import Ingestion, IngestionUnavailable
 from bot.commands import admin_router, register
 from bot.texts import CATALOG, Translator
+from core.app.ingestion import FINISHED, follow_jobs
 from core.config import Settings
 from core.db.users import User
 
@@ -56,25 +57,17 @@ def job_line(t: Translator, job: dict[str, Any]) -> str:
     return t("job_line", icon=_ICONS.get(state, "⏳"), name=job_name(job), state=label, extra=extra)
 
 
-async def _follow(bot: Bot, chat_id: int, job_id: str, ingestion: Ingestion, t: Translator) -> None:
-    """Tell the chat how the job ended (polling; the job runs in the ingestor actor)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + _FOLLOW_LIMIT_S
-    while loop.time() < deadline:
-        await asyncio.sleep(_FOLLOW_POLL_S)
-        try:
-            job = await ingestion.job(job_id)
-        except IngestionUnavailable:
-            continue
-        if job is not None and job["state"] in ("indexed", "failed"):
-            await bot.send_message(chat_id, outcome_text(t, job))
-            return
+async def _follow(bot: Bot, chat_id: int, job: dict[str, Any], ingestion: Ingestion, t: Translator) -> None:
+    """Tell the chat how the job ended (the job runs in the ingestor actor)."""
+    async for (latest,) in follow_jobs(ingestion, [job], poll_s=_FOLLOW_POLL_S, limit_s=_FOLLOW_LIMIT_S):
+        if latest["state"] in FINISHED:
+            await bot.send_message(chat_id, outcome_text(t, latest))
 
 
 def _queued(message: Message, bot: Bot, job: dict[str, Any], ingestion: Ingestion, t: Translator) -> str:
-    if job["state"] in ("indexed", "failed"):
+    if job["state"] in FINISHED:
         return outcome_text(t, job)
-    task = asyncio.create_task(_follow(bot, message.chat.id, job["id"], ingestion, t))
+    task = asyncio.create_task(_follow(bot, message.chat.id, job, ingestion, t))
     _followers.add(task)
     task.add_done_callback(_followers.discard)
     return t("ingest_queued", job=job["id"][:8], name=job_name(job))

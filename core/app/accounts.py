@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
+from core.app.errors import Refusal
 from core.app.wallet_view import WalletView
 from core.db import api_tokens, users
 from core.db.users import LANGUAGES, ROLES, TIERS, User
@@ -21,12 +22,8 @@ from core.db.users import LANGUAGES, ROLES, TIERS, User
 _USERNAME = re.compile(r"^[A-Za-z0-9_]{3,32}$")
 
 
-class AccountError(ValueError):
+class AccountError(Refusal):
     """A request the rules refuse; `code` names it for the surfaces' translated messages."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
 
 
 @dataclass(frozen=True)

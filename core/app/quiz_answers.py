@@ -15,15 +15,12 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
+from core.app.errors import Refusal
 from core.tutor import quiz_store
 
 
-class QuizAnswerError(ValueError):
+class QuizAnswerError(Refusal):
     """An answer the rules refuse; `code` names it for the surfaces' messages."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
 
 
 @dataclass(frozen=True)

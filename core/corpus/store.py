@@ -5,6 +5,9 @@ replaced in one transaction (`replace_chunks`), so readers see either the old ve
 one, never a mix; a vector in Milvus without a chunk row here is invisible to readers (they join
 on these rows), which is what makes "upsert vectors, then commit rows, then delete stale vectors"
 safe. One collection per embedding model; readers use the one marked active.
+
+The Ingestor actor is the one writer of `documents`, `chunks`, `embedding_refs` and `vector_collections`;
+the Retriever and the Tutor only read them.
 """
 from __future__ import annotations
 

@@ -8,6 +8,8 @@ the job moves on, so after a crash the owner (the Ingestor actor) runs the stage
 input. Every change of state, every retry and every failure writes an `ingestion_audit` row in
 the same transaction. Transitions are compare-and-set on the current state: a second attempt to
 make the same move changes nothing and says so.
+
+The Ingestor actor is the one writer of `ingestion_jobs` and `ingestion_audit`.
 """
 from __future__ import annotations
 

@@ -8,6 +8,9 @@ round trip writes everything back, one statement per table, and commits. If anot
 inserted a key or an account first, the insert fails, the whole batch is rolled back and run
 again, and then sees that row. A batch is all or nothing: an error anywhere in the transaction
 block aborts it, and it is rolled back.
+
+The `WalletLedger` shard actors are the one writer of `accounts`, `reservations`, `ledger_entries` and
+`idempotency_keys` (each shard its users'); everyone else goes through `actors.clients.wallet`.
 """
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
 A question missed by a learner (their latest answer in its family was wrong) is due for review: a
 later quiz asks it again as a new row (`review_of` its first asking) and a new poll, until answered
 right. A quiz is keyed by its request id, so a redelivered request finds the quiz already made.
+
+The Tutor deployment (`core.app.tutoring`, `core.app.quiz_answers`) is the one writer of `quizzes`,
+`quiz_questions` and `quiz_attempts`.
 """
 from __future__ import annotations
 
