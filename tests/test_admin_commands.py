@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.commands import ADMIN
+from bot.commands import ADMIN as ADMIN_COMMANDS
 from bot.routers.admin import stats_caption
 from bot.routers.reindex import embedding_model
 from bot.texts import CATALOG, Translator
@@ -35,7 +35,7 @@ _ARGUMENTS = {"role": " 1 admin", "ingest": " https://example.org/x", "topup": "
               "token": " 1", "source_add": " x http://x.org", "sync": " x", "source_pause": " x", "source_resume": " x"}
 
 
-@pytest.mark.parametrize("command", [f"/{c.name}{_ARGUMENTS.get(c.name, '')}" for c in ADMIN])  # the whole table
+@pytest.mark.parametrize("command", [f"/{c.name}{_ARGUMENTS.get(c.name, '')}" for c in ADMIN_COMMANDS])  # the whole table
 async def test_every_admin_command_is_refused_to_a_learner(tg: FakeTelegram, pool: Any, command: str) -> None:
     learner = Chat(tg, next(_ids), "fr")
     await learner.say("/start")
