@@ -10,7 +10,8 @@
     POST /admin/sources/{name}/resume    scheduled syncs again
 
 Poll `GET /admin/sources/{name}` until `crawl.state` is `done` or `failed`. An unknown source is a
-404, invalid settings a 422, the Crawler restarting a 503.
+404, invalid settings a 422, a crawl that keeps running and ending under a sync a 409 (rare),
+the Crawler restarting a 503.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actors.clients.sources import Crawls
 from core.app.ports import Unavailable
-from core.app.sources import NAME, SourceError, SourceSettings, UnknownSource, WebSources
+from core.app.sources import NAME, CrawlRunning, SourceError, SourceSettings, UnknownSource, WebSources
 from serve_app import strict_json
 from serve_app.deps import admin
 
@@ -106,6 +107,8 @@ async def _answer(pending: Awaitable[T]) -> T:
         return await pending
     except UnknownSource as exc:
         raise HTTPException(404, str(exc)) from None
+    except CrawlRunning as exc:
+        raise HTTPException(409, str(exc)) from None
     except SourceError as exc:
         raise HTTPException(422, str(exc)) from None
     except Unavailable as exc:

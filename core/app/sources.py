@@ -19,6 +19,7 @@ from core.scrape.sources import LANGUAGES, NAME, CrawlRunning, SourceError, Unkn
 __all__ = ["LANGUAGES", "NAME", "PAUSED_BY_ADMIN", "CrawlRunning", "SourceError", "SourceSettings", "Started",
            "UnknownSource", "WebSources"]  # the surfaces' whole view of sources
 PAUSED_BY_ADMIN = "paused by an admin"
+_SYNC_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,16 @@ class WebSources:
         return await self.registry.status(name)
 
     async def sync(self, name: str) -> Started:
-        """Start a crawl (a paused source is resumed by it), or find the one that runs."""
-        try:
-            return Started(await self.registry.sync(name), False)
-        except CrawlRunning:
-            running = (await self.registry.status(name))["crawl"]
-            if running is None or running["state"] != "running":
-                raise
-            return Started(running, True)
+        """Start a crawl (a paused source is resumed by it), or find the one that runs; when that one
+        ends between the two (a small crawl takes well under a second), start the next."""
+        for _ in range(_SYNC_ATTEMPTS - 1):
+            try:
+                return Started(await self.registry.sync(name), False)
+            except CrawlRunning:
+                running = (await self.registry.status(name))["crawl"]
+                if running is not None and running["state"] == "running":
+                    return Started(running, True)
+        return Started(await self.registry.sync(name), False)
 
     async def follow(self, name: str, crawl_id: int, *, poll_s: float, limit_s: float
                      ) -> AsyncIterator[dict[str, Any]]:
