@@ -238,7 +238,7 @@ async def ingest(passages: list[dict[str, Any]]) -> None:
             for p in passages]
     failed = [j for j in await ingest_jobs(client, jobs, desc="ingesting eval passages") if j["state"] == "failed"]
     if failed:
-        raise SystemExit(f"{len(failed)} passage(s) failed to ingest: {failed[0].get('detail')}")
+        raise SystemExit(f"{len(failed)} passage(s) failed to ingest: {failed[0].get('error')}")
 
 
 async def learners(settings: Settings, n: int, tier: str) -> list[tuple[int, str]]:
