@@ -17,6 +17,8 @@ from actors import registry
 from actors.tracing import call
 from core.app.ports import Unavailable
 
+FAILURES = (RayTaskError, RayActorError, ValueError, RuntimeError)  # ValueError: no actor by that name (yet)
+
 
 async def actor(name: str) -> Any:
     """The handle of the system actor `name` (ValueError while there is none)."""
@@ -39,14 +41,15 @@ class Client:
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         try:
             return await self._invoke(getattr(await self._handle_now(), method), *args, **kwargs)
-        except RayTaskError as exc:  # before `passes`: Ray's error also subclasses the cause's type
-            if isinstance(exc.cause, self.passes):
-                raise type(exc.cause)(*exc.cause.args) from None
-            raise self._unavailable(exc.cause) from None
-        except self.passes:
-            raise
-        except (RayActorError, ValueError, RuntimeError) as exc:
-            raise self._unavailable(exc) from None
+        except FAILURES as exc:
+            raise self._failure(exc) from None
+
+    def _failure(self, exc: Exception) -> Exception:
+        """What a failed call raises: the callee's domain error as itself, anything else `unavailable`."""
+        if isinstance(exc, RayTaskError):  # first: Ray's error also subclasses the cause's type
+            cause = exc.cause
+            return type(cause)(*cause.args) if isinstance(cause, self.passes) else self._unavailable(cause)
+        return exc if isinstance(exc, self.passes) else self._unavailable(exc)
 
     async def _handle_now(self) -> Any:
         if self._handle is None:

@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ray.exceptions import RayActorError, RayTaskError
-
-from actors.clients.base import DeploymentClient
+from actors.clients.base import FAILURES, DeploymentClient
 from core.app.ports import Unavailable
 from core.request_id import current_request_id
 
@@ -33,10 +31,8 @@ class Tutor(DeploymentClient):
             handle = (await self._handle_now()).options(stream=True)
             async for event in handle.ask.remote(user_id, question, key, current_request_id(), source_ids):
                 yield event
-        except RayTaskError as exc:
-            raise self._unavailable(exc.cause) from None
-        except (RayActorError, ValueError, RuntimeError) as exc:
-            raise self._unavailable(exc) from None
+        except FAILURES as exc:
+            raise self._failure(exc) from None
 
     async def quiz(self, user_id: int, topic: str, count: int, key: str,
                    source_ids: list[int] | None = None) -> dict[str, Any]:

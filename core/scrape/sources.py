@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 OUTCOMES = ("kept", "unchanged", "duplicate", "rejected", "skipped", "error")
 LANGUAGES = ("ar", "fr", "en")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+COLLECTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")  # also ':', as in "eval:xquad:ar"
 
 
 class SourceError(ValueError):
@@ -153,7 +154,8 @@ async def set_active(pool: AsyncConnectionPool, name: str) -> Source:
 
 async def ensure_collection(pool: AsyncConnectionPool, name: str, visibility: str = "public") -> int:
     """The id of the collection `name` (a source with nothing to crawl), created on first use."""
-    check_name(name.replace(":", "."))
+    if not COLLECTION.match(name or ""):
+        raise SourceError(f"invalid collection name {name!r}: letters, digits, '.', '_', ':' or '-', at most 128")
     if visibility not in ("public", "admin"):
         raise SourceError(f"unsupported visibility {visibility!r}")
     async with pool.connection() as conn:
