@@ -27,7 +27,7 @@ from bot.middlewares.i18n import I18nMiddleware
 from bot.middlewares.request_id import RequestIdMiddleware
 from bot.middlewares.retry_after import RetryAfterMiddleware
 from bot.middlewares.user import UserMiddleware
-from bot.routers import admin, chat, errors, fallback, ingestion, language, quiz, reindex, search, start
+from bot.routers import admin, asked, chat, errors, fallback, ingestion, language, quiz, reindex, search, start
 from bot.routers import sources as source_commands
 from bot.routers import wallet as wallet_commands
 from bot.texts import Translator
@@ -35,9 +35,10 @@ from core.app.accounts import Accounts
 from core.app.reindex import Reindexing
 from core.app.sources import WebSources
 from core.app.stats import Statistics
+from core.app.top_ups import TopUps
 from core.app.wallet_view import WalletView
 from core.config import Settings
-from core.db.users import LANGUAGES
+from core.user import LANGUAGES
 
 
 def build_bot(settings: Settings) -> Bot:
@@ -55,14 +56,16 @@ def build_dispatcher(settings: Settings, pool: AsyncConnectionPool, tutor: Tutor
     """`tutor` defaults to the running system's Tutor deployment (tests may pass another app's)."""
     wallet = Wallet(settings)
     wallets = WalletView(wallet)
-    dp = Dispatcher(pool=pool, settings=settings, wallet=wallet, wallets=wallets, accounts=Accounts(pool, wallets),
+    accounts = Accounts(pool, wallets)
+    dp = Dispatcher(pool=pool, settings=settings, wallet=wallet, wallets=wallets, accounts=accounts,
+                    top_ups=TopUps(accounts, wallet),
                     web_sources=WebSources(Crawls()), statistics=Statistics(pool),
                     reindexing=Reindexing(Ingestion()), ingestion=Ingestion(), retrieval=Retrieval(),
                     tutor=tutor or Tutor())
     dp.update.outer_middleware(RequestIdMiddleware())
-    dp.update.outer_middleware(UserMiddleware(pool, settings.ADMIN_TELEGRAM_IDS))
+    dp.update.outer_middleware(UserMiddleware(accounts, settings.ADMIN_TELEGRAM_IDS))
     dp.update.outer_middleware(I18nMiddleware())
-    dp.include_routers(errors.make_router(), start.make_router(), language.make_router(), wallet_commands.make_router(),
+    dp.include_routers(errors.make_router(), start.make_router(), language.make_router(), wallet_commands.make_router(), asked.make_router(),
                        search.make_router(), quiz.make_router(), admin.make_router(), ingestion.make_router(),
                        reindex.make_router(), source_commands.make_router(), commands.refusals(),
                        chat.make_router(), fallback.make_router())

@@ -4,7 +4,7 @@ from __future__ import annotations
 from aiogram.filters import Filter
 from aiogram.types import TelegramObject
 
-from core.db.users import User
+from core.user import User
 
 
 class IsAdmin(Filter):

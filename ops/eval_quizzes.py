@@ -11,8 +11,9 @@ records: "llm" (the model's JSON) or "extractive" (cloze).
 An item is valid when it fits Telegram's quiz-poll limits (`core.quiz.telegram_limits`: question
 1-300, 2-10 options of 1-100, explanation at most 200 with at most 2 line feeds, correct index in
 range), has exactly 4 distinct options (after matching normalisation), and its correct option is
-supported by the chunk it cites: its normalised text occurs in the chunk's, or more than half of
-its content terms (`core.retrieval.analysis.terms`) do.
+supported by the chunk it cites: the rule of `core.quiz.grounding`, which the Tutor also applies
+to the model's items before they reach a learner (so the report also says how many items the
+model wrote, and how many of them that check kept).
 """
 from __future__ import annotations
 
@@ -24,15 +25,13 @@ from typing import Any
 
 from tqdm import tqdm
 
+from core.quiz.grounding import four_distinct, supported
 from core.quiz.telegram_limits import MAX_EXPLANATION, MAX_OPTION, MAX_OPTIONS, MAX_QUESTION, MIN_OPTIONS, tg_len
 from core.request_id import bound
-from core.retrieval.analysis import terms
 from core.retrieval.query import parse
-from core.text.arabic import normalise_for_matching
 from core.text.sentences import sentences
 from ops.eval import load
 from ops.eval_learner import Learner
-from ops.eval_scoring import normalise
 
 DEFAULT_ITEMS = 10
 PER_QUIZ = 2
@@ -61,21 +60,6 @@ def within_limits(item: dict[str, Any]) -> bool:
             and tg_len(item["explanation"]) <= MAX_EXPLANATION and item["explanation"].count("\n") <= 2)
 
 
-def four_distinct(options: list[str]) -> bool:
-    return len(options) == 4 and len({normalise_for_matching(o).strip() for o in options}) == 4
-
-
-def supported(answer: str, chunk: str | None) -> bool:
-    """The answer's text, or more than half of its content terms, found in the chunk."""
-    if not chunk:
-        return False
-    wanted, text = normalise(answer), normalise(chunk)
-    if wanted and f" {wanted} " in f" {text} ":
-        return True
-    content = set(terms(answer))
-    return bool(content) and len(content & set(terms(chunk))) > len(content) / 2
-
-
 def checks(item: dict[str, Any], chunk: str | None) -> tuple[bool, bool, bool]:
     """Each of CHECKS for one quiz item as the Tutor returns it."""
     limits = within_limits(item)
@@ -86,6 +70,7 @@ def checks(item: dict[str, Any], chunk: str | None) -> tuple[bool, bool, bool]:
 @dataclass
 class Tally:
     quizzes: int = 0
+    drafted: int = 0  # items the model wrote, before the Tutor kept the grounded ones
     items: int = 0
     valid: int = 0
     passed: Counter[str] = field(default_factory=Counter)
@@ -132,6 +117,7 @@ async def _language(tutor: Any, learner: Learner, language: str, passages: list[
             continue
         tally = tallies.setdefault((language, GENERATORS.get(mode, mode)), Tally())
         tally.quizzes += 1
+        tally.drafted += quiz.get("drafted", 0)
         chunks = await learner.chunks(item["chunk_id"] for item in quiz["questions"])
         for item in quiz["questions"]:
             chunk = chunks.get(item["chunk_id"] or "")
@@ -157,18 +143,20 @@ async def evaluate(root: Path, limit: int | None, per_language: int, sources: di
 
 
 def _report(tallies: dict[tuple[str, str], Tally], refusals: Counter[str]) -> list[str]:
-    lines = [f"| language | generator | quizzes | items | valid | {' | '.join(CHECKS)} |",
-             "|---|---|---|---|---|" + "---|" * len(CHECKS)]
+    lines = [f"| language | generator | quizzes | model items | items | valid | {' | '.join(CHECKS)} |",
+             "|---|---|---|---|---|---|" + "---|" * len(CHECKS)]
     misses = []
     for (language, generator), t in sorted(tallies.items()):
         share = t.valid / t.items if t.items else 0.0
-        lines.append(f"| {language} | {generator} | {t.quizzes} | {t.items} | {share:.2f} | "
+        drafted = t.drafted if generator == GENERATORS["llm"] else "—"
+        lines.append(f"| {language} | {generator} | {t.quizzes} | {drafted} | {t.items} | {share:.2f} | "
                      + " | ".join(f"{t.passed[c] / t.items:.2f}" if t.items else "—" for c in CHECKS) + " |")
         if generator == GENERATORS["llm"] and share < LLM_TARGET:
             misses.append(f"{language} LLM valid {share:.2f} < {LLM_TARGET:.2f}")
     llm_items = any(generator == GENERATORS["llm"] for _, generator in tallies)
     verdict = ("; ".join(misses) or "none") if llm_items else "no LLM items this run"
-    lines += ["", f"Target: ≥ {LLM_TARGET:.2f} of LLM items valid. Missed: {verdict}."]
+    lines += ["", "model items: what the model wrote for the LLM quizzes; items: what the Tutor kept and sent (the grounded ones,"
+              " `core.quiz.grounding`).", f"Target: ≥ {LLM_TARGET:.2f} of LLM items valid. Missed: {verdict}."]
     if refusals:
         lines.append("Quizzes without items: " + ", ".join(f"{k} ×{n}" for k, n in sorted(refusals.items())) + ".")
     return lines

@@ -2,9 +2,8 @@
 SQuAD-style token F1, refusal and answer-language checks, and the percentile used for latencies.
 
 Normalisation (`normalise`): [n] citation marks removed (`core.answer.sources.strip_citations`),
-then `core.text.arabic.normalise_for_matching` (NFKC, casefold, Arabic folding, Arabic-Indic and
-Persian digits → ASCII, accents folded), punctuation and symbols → spaces, whitespace collapsed,
-and digit groups of a thousands separator joined ("100 000", "100,000", "١٠٠٬٠٠٠" → "100000").
+then `core.text.comparison.comparable` (NFKC, casefold, Arabic folding, digits → ASCII, accents
+folded, punctuation → spaces, thousands groups joined: "100 000", "١٠٠٬٠٠٠" → "100000").
 
 Contains-gold: a gold answer's normalised text occurs in the normalised answer as whole words
 (so "14" is not found in "2014"); before an Arabic gold answer the answer may carry a proclitic
@@ -23,11 +22,9 @@ import regex
 
 from core.answer.checks import is_refusal
 from core.answer.sources import strip_citations
-from core.text.arabic import normalise_for_matching
+from core.text.comparison import comparable
 from core.text.language import Language, detect
 
-_PUNCTUATION = regex.compile(r"[\p{P}\p{S}]+")
-_THOUSANDS = regex.compile(r"(?<=\d) (?=\d{3}(?!\d))")
 _ARABIC_START = regex.compile(r"^\p{Script=Arabic}")
 _ARABIC_ARTICLE = regex.compile(r"^ال(?=\p{L}{2})")
 _ARABIC_PROCLITICS = r"(?:[وف]?(?:[بك]?ال|لل|[بكل])?)"
@@ -36,8 +33,7 @@ _ARTICLES = frozenset({"a", "an", "the", "le", "la", "les", "l", "du", "des", "a
 
 def normalise(text: str) -> str:
     """`text` as answers and gold answers are compared (see the module docstring)."""
-    folded = _PUNCTUATION.sub(" ", normalise_for_matching(strip_citations(text)))
-    return _THOUSANDS.sub("", " ".join(folded.split()))
+    return comparable(strip_citations(text))
 
 
 def _gold_pattern(gold: str) -> regex.Pattern[str] | None:

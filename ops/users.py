@@ -1,21 +1,24 @@
-"""`ustadh users add|list|role|tier|token|revoke`: managing users from the command line, so an
+"""`ustadh users add|list|role|tier|token|revoke|topup`: managing users from the command line, so an
 operator with no Telegram can create the first admin and issue HTTP tokens.
 
 Each subcommand joins the running system (the wallet's shard actors claim a tier's grant; nothing
-else may write the ledger) and calls `core.app.accounts`, as the bot's admin commands and the
-`/admin/users` routes do. A user is named as admins type them: '@username', '#id' or a Telegram id.
+else may write the ledger) and calls `core.app.accounts` (and `core.app.top_ups`), as the bot's
+admin commands and the `/admin/users` and `/wallet/topup` routes do. A user is named as admins type them: '@username', '#id' or a Telegram id.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+import uuid
 
 from core.app.accounts import AccountError, Accounts
+from core.app.top_ups import TopUps
 from core.config import Settings
 from core.db.pool import open_pool
-from core.db.users import LANGUAGES, ROLES, TIERS, User
 from core.ledger.errors import LedgerError
+from core.ledger.money import format_credits, parse_credits
+from core.user import LANGUAGES, ROLES, TIERS, User
 
 
 def add_arguments(command: argparse.ArgumentParser) -> None:
@@ -34,6 +37,11 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
     for name, help_text in (("token", "issue an HTTP API token (printed once; earlier ones are revoked)"),
                             ("revoke", "revoke a user's HTTP API tokens")):
         actions.add_parser(name, help=help_text).add_argument("user", help="@username, #id or Telegram id")
+    top_up = actions.add_parser("topup", help="credit a user's wallet")
+    top_up.add_argument("user", help="@username, #id or Telegram id")
+    top_up.add_argument("credits", help="credits, e.g. 10 or 2.5")
+    top_up.add_argument("--request-id", default=None,
+                        help="the same id again credits once (default: a new one each run)")
 
 
 def line(user: User) -> str:
@@ -41,7 +49,12 @@ def line(user: User) -> str:
     return f"#{user.id}\t{name}\t{user.role}\t{user.tier}\t{user.language}"
 
 
-async def _act(accounts: Accounts, args: argparse.Namespace) -> str:
+async def _act(accounts: Accounts, top_ups: TopUps, args: argparse.Namespace) -> str:
+    if args.action == "topup":
+        credited = await top_ups.credit(args.user, parse_credits(args.credits), f"cli:{args.request_id or uuid.uuid4()}",
+                                        by="cli")
+        replay = " (replayed: credited before)" if credited.balance.replayed else ""
+        return f"{line(credited.user)}\tavailable {format_credits(credited.balance.available)}{replay}"
     if args.action == "add":
         return line(await accounts.create(args.username, role=args.role, tier=args.tier, language=args.language))
     if args.action == "list":
@@ -62,8 +75,10 @@ async def _run(database_url: str, settings: Settings, args: argparse.Namespace) 
     from core.app.wallet_view import WalletView
 
     pool = await open_pool(database_url, max_size=2, name="cli")
+    wallet = Wallet(settings)
+    accounts = Accounts(pool, WalletView(wallet))
     try:
-        return await _act(Accounts(pool, WalletView(Wallet(settings))), args)
+        return await _act(accounts, TopUps(accounts, wallet), args)
     finally:
         await pool.close()
 

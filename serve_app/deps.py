@@ -24,6 +24,7 @@ from actors.clients.wallet import Wallet
 from core.app.accounts import Accounts
 from core.app.reindex import Reindexing
 from core.app.stats import Statistics
+from core.app.top_ups import TopUps
 from core.app.wallet_view import WalletView
 from core.config import Settings
 from core.db import api_tokens
@@ -56,6 +57,9 @@ class Resources:
 
     async def accounts(self) -> Accounts:
         return Accounts(await self.pool(), self.wallets)
+
+    async def top_ups(self) -> TopUps:
+        return TopUps(await self.accounts(), self.wallet)
 
     async def statistics(self) -> Statistics:
         return Statistics(await self.pool())

@@ -64,17 +64,37 @@ async def _sse(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
         yield f"event: {event['type']}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n".encode()
 
 
+class QuizQuestionOut(BaseModel):
+    id: str
+    quiz_id: str
+    question: str
+    options: list[str]
+    correct: int = Field(description="0-based index of the correct option")
+    explanation: str
+    chunk_id: str | None
+    source: str | None = Field(description="the citation of the passage that states the answer")
+    review_of: str | None = Field(description="the earlier question this one asks again, for review")
+
+
+class QuizOut(BaseModel):
+    quiz_id: str
+    questions: list[QuizQuestionOut]
+    charged: int = Field(description="micro-credits charged")
+    language: str
+    replayed: bool
+
+
 @router.post("/quizzes/generate")
 async def generate_quiz(body: QuizRequest, caller: Caller,
                         res: Res,
-                        idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+                        idempotency_key: Annotated[str | None, Header()] = None) -> QuizOut:
     if not isinstance(body.topic, str) or type(body.n) is not int:
         raise HTTPException(422, "topic must be text and n an integer")
     made = await res.tutor.quiz.remote(caller.user_id, body.topic, body.n, _key(caller, idempotency_key),
                                        current_request_id())
     if made["type"] == "refused":
         raise HTTPException(_STATUS.get(made["reason"], 400), {"reason": made["reason"], "detail": made["detail"]})
-    return made
+    return QuizOut.model_validate(made)
 
 
 class QuizAnswer(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.db.users import User
+from core.user import User
 from serve_app import strict_json
 from serve_app.deps import Admin, Caller, Res
 

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from fastapi import Header, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.db.users import User
 from core.ledger.model import Status
+from core.user import User
 from serve_app import strict_json
 from serve_app.deps import Admin, Caller, Principal, Res, Resources
 
@@ -104,6 +104,6 @@ async def top_up(body: TopUpRequest, caller: Admin,
     request_id = body.request_id or idempotency_key
     if request_id is None:
         raise HTTPException(422, "give request_id in the body or an Idempotency-Key header")
-    after = await res.wallet.top_up(body.user_id, body.amount, f"http-topup:{request_id}",
-                                    memo=body.memo or f"by user {caller.user_id}")
-    return {**after.to_json(), "replayed": after.replayed}
+    credited = await (await res.top_ups()).credit(f"#{body.user_id}", body.amount, f"http:{request_id}",
+                                                  by=f"user {caller.user_id}", memo=body.memo or "")
+    return {**credited.balance.to_json(), "replayed": credited.balance.replayed}

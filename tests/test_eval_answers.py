@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from core.answer.prompt import NOT_IN_MATERIAL
+from core.quiz.grounding import four_distinct, supported
 from ops.eval_answers import cases
-from ops.eval_quizzes import checks, four_distinct, supported, topic
+from ops.eval_quizzes import checks, topic
 from ops.eval_scoring import contains_gold, in_language, normalise, percentile, refused, token_f1
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"

@@ -168,7 +168,7 @@ async def test_the_server_comes_back_after_kill_9_and_goes_with_its_supervisor(s
 async def test_a_quiz_reply_cut_short_does_not_parse_into_questions(local: Settings) -> None:
     messages = quiz_messages("photosynthesis", LESSON, 2, "en")
     text, _ = await ChatModel(local).complete(messages, 12, json_mode=True)
-    assert text and parse_quiz(text, LESSON, 2) == []
+    assert text and parse_quiz(text, LESSON, 2).questions == []
 
 
 # --- through the Tutor -------------------------------------------------------------------------------

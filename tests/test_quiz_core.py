@@ -244,7 +244,7 @@ def test_citation_labels() -> None:
 PASSAGES = [passage(FRENCH_2, 0, "fr", title="La Révolution"), passage(ARABIC_2, 1, "ar", title="دورة الماء")]
 ITEM = {"question": "En quelle année commence la Révolution française ?", "options": ["1789", "1799", "1815", "1848"],
         "correct": 0, "explanation": "Les états généraux se proclament Assemblée nationale en 1789.", "source": 1}
-ARABIC_ITEM = {"question": "ما الذي يغطي نحو ثلثي سطح الأرض؟", "options": ["الماء", "الرمل", "الجليد"],
+ARABIC_ITEM = {"question": "ما الذي يغطي نحو ثلثي سطح الأرض؟", "options": ["الماء", "الرمل", "الجليد", "الملح"],
                "correct": 0, "explanation": "الماء أساس الحياة ويغطي نحو ثلثي سطح الأرض.", "source": "[2]"}
 
 
@@ -253,29 +253,29 @@ def reply(*items: object) -> str:
 
 
 def test_parse_valid_json_maps_sources_to_chunks() -> None:
-    qs = parse_quiz(reply(ITEM, ARABIC_ITEM), PASSAGES, 5)
+    qs = parse_quiz(reply(ITEM, ARABIC_ITEM), PASSAGES, 5).questions
     assert [q.chunk_id for q in qs] == ["chunk-0", "chunk-1"]
     assert qs[0].answer == "1789" and qs[0].citation == "La Révolution, p. 1"
     assert qs[0].explanation.endswith("1789. [La Révolution, p. 1]")
     assert qs[1].answer == "الماء" and qs[1].explanation.endswith("[دورة الماء، ص. 2]")
-    assert parse_quiz(reply(ITEM, ARABIC_ITEM), PASSAGES, 1) == qs[:1]
-    assert parse_quiz(reply(ITEM, ARABIC_ITEM), PASSAGES, 0) == []
+    assert parse_quiz(reply(ITEM, ARABIC_ITEM), PASSAGES, 1).questions == qs[:1]
+    assert parse_quiz(reply(ITEM, ARABIC_ITEM), PASSAGES, 0).questions == []
 
 
 def test_parse_tolerates_fences_and_prose() -> None:
     fenced = f"Voici le quiz :\n```json\n{reply(ITEM)}\n```\nBonne révision !"
     prose = f"Sure! Here it is: {reply(ITEM)} Hope it helps {{smile}}."
     bare_list = json.dumps([ITEM])
-    expected = parse_quiz(reply(ITEM), PASSAGES, 3)
+    expected = parse_quiz(reply(ITEM), PASSAGES, 3).questions
     assert len(expected) == 1
     for text in (fenced, prose, bare_list):
-        assert parse_quiz(text, PASSAGES, 3) == expected
+        assert parse_quiz(text, PASSAGES, 3).questions == expected
 
 
 @pytest.mark.parametrize("text", ["", "no json here", "{not json}", '{"questions": "none"}', "```json\n{broken\n```",
                                   '{"answers": []}', "[1, 2, 3]"])
 def test_parse_garbage_gives_nothing(text: str) -> None:
-    assert parse_quiz(text, PASSAGES, 3) == []
+    assert parse_quiz(text, PASSAGES, 3).questions == []
 
 
 @pytest.mark.parametrize("change", [
@@ -285,17 +285,35 @@ def test_parse_garbage_gives_nothing(text: str) -> None:
     {"source": 0}, {"source": 3}, {"source": "x"}, {"source": None}, {"source": True}, {"source": 1.5},
 ])
 def test_parse_drops_invalid_items(change: dict[str, object]) -> None:
-    kept = parse_quiz(reply({**ITEM, **change}, ARABIC_ITEM), PASSAGES, 3)
-    assert kept == parse_quiz(reply(ARABIC_ITEM), PASSAGES, 3) and len(kept) == 1
+    kept = parse_quiz(reply({**ITEM, **change}, ARABIC_ITEM), PASSAGES, 3).questions
+    assert kept == parse_quiz(reply(ARABIC_ITEM), PASSAGES, 3).questions and len(kept) == 1
 
 
 def test_parse_fits_items_to_poll_limits() -> None:
-    options = [*ITEM["options"], "1789 "]  # type: ignore[list-item]
-    item = {**ITEM, "options": options, "explanation": FRENCH_2, "source": "2"}
-    [q] = parse_quiz(reply(item, item), PASSAGES, 3)  # the repeated question is dropped
+    options = [*ARABIC_ITEM["options"], "الماء "]  # type: ignore[list-item]  # a fifth, alike after normalisation
+    item = {**ARABIC_ITEM, "options": options, "explanation": ARABIC_2}
+    [q] = parse_quiz(reply(item, item), PASSAGES, 3).questions  # the repeated question is dropped
     assert len(q.options) == 4 and q.chunk_id == "chunk-1"
     assert tg_len(q.explanation) <= MAX_EXPLANATION and q.explanation.endswith("[دورة الماء، ص. 2]")
-    assert parse_quiz(reply(item), PASSAGES, 3, language="fr")[0].citation == "دورة الماء, p. 2"
+    assert parse_quiz(reply(item), PASSAGES, 3, language="fr").questions[0].citation == "دورة الماء, p. 2"
+
+
+def test_parse_cites_the_passage_that_states_the_answer() -> None:
+    [q] = parse_quiz(reply({**ITEM, "source": 2}), PASSAGES, 3).questions  # 1789 is in passage 1, not 2
+    assert q.chunk_id == "chunk-0" and q.citation == "La Révolution, p. 1" and q.explanation.endswith("[La Révolution, p. 1]")
+    stemmed = {**ITEM, "question": "Qu'abolit l'Assemblée en août ?", "options": ["Privilège", "Impôt", "Armée", "Roi"]}
+    assert parse_quiz(reply(stemmed), PASSAGES, 3).questions[0].answer == "Privilège"  # "les privilèges"
+
+
+@pytest.mark.parametrize("change", [
+    {"options": ["1790", "1799", "1815", "1848"]},  # no passage states the right option
+    {"options": ["1789", "1799", "1815"]},  # three options
+    {"options": ["1789", "1799", "1799", "1848"]},  # two alike
+    {"options": ["1789", "Élève", "eleve", "1848"]},  # alike after normalisation
+])
+def test_parse_drops_ungrounded_items_and_counts_them(change: dict[str, object]) -> None:
+    parsed = parse_quiz(reply({**ITEM, **change}, ARABIC_ITEM), PASSAGES, 3)
+    assert [q.answer for q in parsed.questions] == ["الماء"] and parsed.drafted == 2
 
 
 def test_quiz_messages_ask_for_grounded_json_in_the_language() -> None:

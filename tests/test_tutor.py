@@ -22,6 +22,8 @@ from actors.clients.ingestion import Ingestion
 from actors.clients.tutor import Tutor
 from actors.clients.wallet import Wallet
 from bot.split import visible_text as visible
+from bot.texts import CATALOG
+from core.ledger.money import format_credits
 from core.ledger.reconcile import reconcile
 from core.ledger.tiers import cost
 from serve_app.tutor import Tutor as TutorDeployment
@@ -354,6 +356,11 @@ async def test_quiz_answers_over_http_count_in_the_score_the_bot_shows(corpus: N
     assert "1 right out of 2" in shown and "Questions to review: 1" in shown
     assert [(q["kind"], q["status"], q["cost"]) for q in asked["questions"]] == [("quiz", "answered", made["charged"])]
     assert asked["next_before"] == asked["questions"][0]["id"]
+    listed = (await learner.say("/asked")).splitlines()  # the bot shows the same record
+    cost = format_credits(made["charged"])
+    assert listed[0] == CATALOG["asked_header"]["en"] and listed[1].endswith(f"· quiz · answered · \u2066{cost}\u2069")
+    assert listed[1].startswith(asked["questions"][0]["created_at"][:10]) and len(listed) == 2
+    assert await Chat(tg, new_learner(), "en").say("/asked") == CATALOG["asked_empty"]["en"]
 
 
 async def test_the_wallet_reconciles_after_the_tutor_tests(ray_system: RaySystem, pool: Any) -> None:
@@ -388,6 +395,7 @@ async def test_an_llm_quiz_is_validated_against_the_passages(corpus: None, llm_t
                                           "RETURNING id")).fetchone())["id"]
     made = await llm_tutor.quiz.remote(user, "photosynthesis sunlight", 2, f"quiz-test:{uuid.uuid4().hex}")
     assert made["type"] == "quiz" and [q["question"] for q in made["questions"]] == ["What do plants use to make sugar?"]
+    assert made["drafted"] == 2  # the invented item was dropped
     assert made["questions"][0]["correct"] == 0 and made["questions"][0]["explanation"].endswith("]")
     request = openai_server.chat_requests()[-1]
     tokens_in = sum(len(m["content"].split()) for m in request["messages"])

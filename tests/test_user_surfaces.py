@@ -80,6 +80,32 @@ async def test_a_tier_change_by_bot_and_by_http_leaves_identical_rows(
     assert [r[1] for r in rows] == [TIERS["standard"].monthly_grant]  # neither surface granted twice
 
 
+async def test_a_top_up_by_bot_and_by_http_goes_through_one_rule(
+        tg: FakeTelegram, ray_system: RaySystem, pool: Any) -> None:
+    admin = Chat(tg, ADMIN)
+    by_bot, by_http = Chat(tg, next(_ids)), Chat(tg, next(_ids))
+    for learner in (by_bot, by_http):
+        await learner.say("/start")
+    admin_token = await issue_token(admin, ADMIN)
+    bot_id, http_id = await internal_id(pool, by_bot.user_id), await internal_id(pool, by_http.user_id)
+    before = await _ledger_rows(pool, bot_id)
+    assert await admin.say(f"/topup #{2**62} 5") == CATALOG["user_not_found"]["en"].format(user=f"#{2**62}")
+    assert await admin.say(f"/topup {by_bot.user_id} 0") != CATALOG["topup_done"]["en"]  # refused, explained
+    assert await _ledger_rows(pool, bot_id) == before
+    await admin.say(f"/topup {by_bot.user_id} 7.25")
+    body = {"user_id": http_id, "amount": 7_250_000, "request_id": uuid.uuid4().hex}
+    async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=30) as http:
+        missing = await http.post("/wallet/topup", json={**body, "user_id": 2**62}, headers=bearer(admin_token))
+        assert missing.status_code == 404, missing.text
+        done = await http.post("/wallet/topup", json=body, headers=bearer(admin_token))
+        assert done.status_code == 200 and done.json()["replayed"] is False, done.text
+    async with pool.connection() as conn:
+        rows = [await (await conn.execute(
+            "SELECT kind, credits, debits, request_id LIKE 'topup:%%' AS namespaced FROM ledger_entries "
+            "WHERE user_id = %s AND kind = 'top_up'", (user,))).fetchall() for user in (bot_id, http_id)]
+    assert rows[0] == rows[1] == [{"kind": "top_up", "credits": 7_250_000, "debits": 0, "namespaced": True}]
+
+
 ADMIN_ROUTES = [("GET", "/admin/users", None), ("POST", "/admin/users", {"username": "nobody_here"}),
                 ("PATCH", "/admin/users/{uid}", {"tier": "premium"}), ("POST", "/admin/users/{uid}/tokens", None),
                 ("DELETE", "/admin/users/{uid}/tokens", None)]
@@ -176,3 +202,14 @@ def test_an_operator_without_telegram_bootstraps_an_admin_and_http_tokens_from_t
         grants = conn.execute("SELECT credits FROM ledger_entries WHERE user_id = %s AND kind = 'grant' ORDER BY id",
                               (learner["id"],)).fetchall()
     assert [g["credits"] for g in grants] == [TIERS["premium"].monthly_grant, TIERS["standard"].monthly_grant]
+    key = f"cli-{uuid.uuid4().hex}"
+    status, out, _ = _cli(capsys, "topup", f"#{learner['id']}", "2,5", "--request-id", key)
+    assert status == 0 and f"@{name}_l" in out and "replayed" not in out, out
+    status, out, _ = _cli(capsys, "topup", f"#{learner['id']}", "2,5", "--request-id", key)
+    assert status == 0 and "replayed" in out  # the same request id credits once
+    assert _cli(capsys, "topup", f"#{learner['id']}", "-3")[0] == 1
+    assert _cli(capsys, "topup", "@no_such_user_here", "3")[0] == 1
+    with psycopg.connect(cli_env.DATABASE_URL or "", row_factory=dict_row) as conn:
+        top_ups = conn.execute("SELECT credits, memo FROM ledger_entries WHERE user_id = %s AND kind = 'top_up'",
+                               (learner["id"],)).fetchall()
+    assert [(t["credits"], t["memo"]) for t in top_ups] == [(2_500_000, "by cli")]

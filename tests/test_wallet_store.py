@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from psycopg.types.json import Jsonb
 
-from core.db.users import TIERS as USER_TIERS
 from core.ledger import store, tiers
 from core.ledger.commands import MAX_BIGINT, ExpireDue, Grant, Reserve, Settle, TopUp, Void, parse_reservation_id
 from core.ledger.errors import (
@@ -37,6 +36,7 @@ from core.ledger.machine import encode
 from core.ledger.model import Balance, Reservation, Status
 from core.ledger.reconcile import reconcile
 from core.ledger.sharding import Shard, shard_of
+from core.user import TIERS as USER_TIERS
 from tests.conftest import new_users
 
 ONE = Shard(0, 1)

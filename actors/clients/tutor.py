@@ -44,6 +44,9 @@ class Tutor(DeploymentClient):
     async def poll_answer(self, poll_id: str, user_id: int, option_ids: list[int]) -> bool | None:
         return await self._call("poll_answer", poll_id, user_id, option_ids)
 
+    async def questions(self, user_id: int, limit: int, before_id: int | None = None) -> list[dict[str, Any]]:
+        return await self._call("questions", user_id, limit, before_id)
+
     async def score(self, user_id: int) -> dict[str, int]:
         return await self._call("score", user_id)
 

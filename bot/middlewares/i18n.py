@@ -8,7 +8,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 
 from bot.texts import Translator
-from core.db.users import language_from_telegram
+from core.user import language_from_telegram
 
 
 class I18nMiddleware(BaseMiddleware):

@@ -6,16 +6,16 @@ from aiogram import Router
 from aiogram.filters import CommandObject
 from aiogram.types import BufferedInputFile, Message
 
-from actors.clients.wallet import Wallet
 from bot.commands import admin_router, register
 from bot.ledger_errors import explain
 from bot.texts import Translator
 from core.app.accounts import AccountError, Accounts
 from core.app.stats import Statistics, Stats
-from core.db.users import ROLES, TIERS, User
+from core.app.top_ups import TopUps
 from core.ledger.errors import LedgerError
 from core.ledger.money import format_credits, parse_credits
 from core.ledger.tiers import tier as tier_named
+from core.user import ROLES, TIERS, User
 
 USERS_SHOWN = 30
 _NAME_MAX = 32
@@ -34,28 +34,23 @@ async def _target(message: Message, accounts: Accounts, reference: str, t: Trans
         return None
 
 
-async def top_up(message: Message, command: CommandObject, accounts: Accounts, wallet: Wallet,
-                 t: Translator) -> None:
+async def top_up(message: Message, command: CommandObject, top_ups: TopUps, t: Translator) -> None:
     args = _arguments(command, 2)
     if args is None:
         await message.answer(t("topup_usage"))
         return
+    request_id = f"telegram:{message.chat.id}:{message.message_id}"  # a redelivered update tops up once
     try:
         amount = parse_credits(args[1])
-    except LedgerError as error:
-        await message.answer(explain(t, error))
+        credited = await top_ups.credit(args[0], amount, request_id, by=f"telegram:{message.from_user.id}")
+    except AccountError:
+        await message.answer(t("user_not_found", user=args[0][:64]))
         return
-    target = await _target(message, accounts, args[0], t)
-    if target is None:
-        return
-    request_id = f"topup:{message.chat.id}:{message.message_id}"  # a redelivered update tops up once
-    try:
-        balance = await wallet.top_up(target.id, amount, request_id, memo=f"by telegram:{message.from_user.id}")
     except LedgerError as error:
         await message.answer(explain(t, error))
         return
     await message.answer(t("topup_done", amount=format_credits(amount, t.language), user=args[0],
-                           available=format_credits(balance.available, t.language)))
+                           available=format_credits(credited.balance.available, t.language)))
 
 
 async def set_tier(message: Message, command: CommandObject, accounts: Accounts, t: Translator) -> None:

@@ -17,7 +17,7 @@ from bot.commands import register
 from bot.streaming import ReplyStream
 from bot.texts import Translator
 from core.config import Settings
-from core.db.users import User
+from core.user import User
 
 
 async def ask(message: Message, bot: Bot, user: User, tutor: Tutor, settings: Settings, t: Translator) -> None:

@@ -21,7 +21,7 @@ from bot.commands import admin_router, register
 from bot.texts import CATALOG, Translator
 from core.app.ingestion import FINISHED, follow_jobs
 from core.config import Settings
-from core.db.users import User
+from core.user import User
 
 _FOLLOW_POLL_S = 2.0
 _FOLLOW_LIMIT_S = 3600.0

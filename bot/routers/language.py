@@ -10,7 +10,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.commands import register
 from bot.texts import LANGUAGE_NAMES, Translator
 from core.app.accounts import Accounts
-from core.db.users import LANGUAGES, User
+from core.user import LANGUAGES, User
 
 
 class LanguageChoice(CallbackData, prefix="lang"):

@@ -15,7 +15,7 @@ from actors.clients.tutor import Tutor, TutorUnavailable
 from bot.answer_view import render_refusal
 from bot.commands import register
 from bot.texts import Translator
-from core.db.users import User
+from core.user import User
 
 DEFAULT_COUNT = 5
 

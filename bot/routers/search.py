@@ -15,9 +15,9 @@ from loguru import logger
 from actors.clients.retrieval import Retrieval, RetrievalUnavailable
 from bot.commands import register
 from bot.texts import Translator
-from core.db.users import User
 from core.ledger.tiers import tier as tier_named
 from core.retrieval.query import QueryError
+from core.user import User
 
 EXCERPT_CHARS = 400
 

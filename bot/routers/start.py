@@ -7,7 +7,7 @@ from aiogram.utils.formatting import Text
 
 from bot.commands import help_text, register
 from bot.texts import Translator
-from core.db.users import User
+from core.user import User
 
 
 async def start(message: Message, t: Translator) -> None:

@@ -10,8 +10,8 @@ from bot.ledger_errors import explain
 from bot.texts import Translator
 from bot.wallet_view import balance_text, history_text
 from core.app.wallet_view import WalletView
-from core.db.users import User
 from core.ledger.errors import LedgerError
+from core.user import User
 
 
 async def show_balance(message: Message, user: User, wallets: WalletView, t: Translator) -> None:

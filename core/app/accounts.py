@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from core.app.errors import Refusal
 from core.app.wallet_view import WalletView
 from core.db import api_tokens, users
-from core.db.users import LANGUAGES, ROLES, TIERS, User
+from core.user import LANGUAGES, ROLES, TIERS, User
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_]{3,32}$")
 
@@ -61,6 +61,13 @@ class Accounts:
                                      role=_choice(role, ROLES, "role"), tier=_choice(tier, TIERS, "tier"))
         await self.wallets.claim_grant(created.id, created.tier)
         return created
+
+    async def first_contact(self, telegram_id: int, *, username: str | None, first_name: str | None,
+                            language_code: str | None, admin_ids: tuple[int, ...]) -> User:
+        """The user behind a Telegram account, created on first contact in the account's language
+        (English when we do not teach it); ADMIN_TELEGRAM_IDS are always admins."""
+        return await users.upsert_from_telegram(self.pool, telegram_id, username=username, first_name=first_name,
+                                                language_code=language_code, admin_ids=admin_ids)
 
     async def page(self, limit: int = 30) -> UserPage:
         total, latest = await users.recent(self.pool, limit)

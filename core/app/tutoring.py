@@ -435,6 +435,7 @@ class _Quiz:
         self.app, self.user_id, self.topic, self.count, self.key = app, user_id, topic, count, key
         self.request_id, self.source_ids = request_id, source_ids
         self.started = time.perf_counter()
+        self.drafted = 0  # items the model wrote, before parse_quiz kept the grounded ones
 
     async def run(self) -> dict[str, Any]:
         try:
@@ -490,7 +491,7 @@ class _Quiz:
         await self._record("answered", mode, usage=usage, cost=charged)
         self.app.note("quiz", mode)
         return {"type": "quiz", "quiz_id": stored[0]["quiz_id"], "questions": stored, "charged": charged,
-                "language": language, "replayed": False}
+                "language": language, "replayed": False, "drafted": self.drafted}
 
     async def _failed(self) -> None:
         await self._record("failed", None, reason="error")
@@ -504,9 +505,11 @@ class _Quiz:
             try:
                 text, usage = await self.app.llm.complete(messages, wanted * _QUIZ_TOKENS_PER_QUESTION,
                                                           json_mode=True)
-                questions = parse_quiz(text, hits, wanted)
-                if questions:
-                    return questions, usage, self.app.llm.name
+                parsed = parse_quiz(text, hits, wanted)
+                self.drafted = parsed.drafted
+                logger.info("model quiz: {} of {} items grounded", len(parsed.questions), parsed.drafted)
+                if parsed.questions:
+                    return parsed.questions, usage, self.app.llm.name
             except LLMUnavailable:
                 pass
         questions = cloze_questions(hits, wanted, language, [h["text"] for h in hits], random.Random(self.key))

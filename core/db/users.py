@@ -2,37 +2,10 @@
 language, role and tier. This module is the one writer of `users`."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from psycopg_pool import AsyncConnectionPool
 
 from core.db import api_tokens
-
-LANGUAGES = ("ar", "fr", "en")
-ROLES = ("learner", "teacher", "admin")
-TIERS = ("free", "standard", "premium")
-
-
-@dataclass(frozen=True)
-class User:
-    id: int
-    telegram_id: int | None
-    username: str | None
-    first_name: str | None
-    language: str
-    role: str
-    tier: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-
-def language_from_telegram(language_code: str | None) -> str:
-    """Telegram's IETF tag (e.g. 'ar-MR', 'fr', 'en-GB') to one of our languages; English otherwise."""
-    base = (language_code or "").split("-")[0].lower()
-    return base if base in LANGUAGES else "en"
-
+from core.user import LANGUAGES, ROLES, TIERS, User, language_from_telegram
 
 _COLUMNS = "id, telegram_id, username, first_name, language, role, tier"
 
