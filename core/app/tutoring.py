@@ -1,7 +1,9 @@
 """Tutoring: a learner's question becomes a grounded, cited answer; a topic, a quiz. The one home
 of the billing flow every surface reaches through the Tutor deployment (`serve_app.tutor`, a thin
 shell over `Tutoring`), with its ports injected: the wallet (`Ledger`), the Retriever
-(`Retriever`) and the serving metrics (`TutorMetrics`).
+(`Retriever`) and the serving metrics (`TutorMetrics`). `Tutoring` holds the ports and the steps both
+flows share; a question's way is `core.app.answering`, a quiz's `core.app.quizzing`, and the
+refusal and the reservation held meanwhile are `core.app.holds`.
 
 Both are billed the same way: validate → admission (rate limits, daily quota; `core.tutor.admission`)
 → wallet reserve (the prompt budget plus the tier's answer cap, priced) → retrieval (the Retriever
@@ -30,11 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import math
-import random
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -42,46 +41,24 @@ from loguru import logger
 from psycopg_pool import AsyncConnectionPool
 from redis.exceptions import RedisError
 
-from core.answer.checks import checked_answer, is_refusal
-from core.answer.extractive import extractive_answer
-from core.answer.prompt import NOT_IN_MATERIAL, grounded_messages
-from core.answer.sources import cited_numbers, number_sources
+from core.app.answering import Answer
+from core.app.holds import Refused
 from core.app.ports import Ledger, Retriever, TutorMetrics
 from core.app.quiz_answers import QuizAnswerError, QuizAnswers
+from core.app.quizzing import Quiz
 from core.app.wallet_view import WalletView
 from core.config import Settings
 from core.db.pool import open_pool
 from core.ledger.errors import IdempotencyConflict, InsufficientFunds, LedgerError
 from core.ledger.model import Reservation, Status
-from core.ledger.tiers import EXTRACTIVE, Tier, cost, reservation_amount
+from core.ledger.tiers import EXTRACTIVE, Tier
 from core.ledger.tiers import tier as tier_named
-from core.llm.chat import ChatModel, LLMUnavailable, Usage
-from core.quiz.cloze import cloze_questions
-from core.quiz.llm_quiz import parse_quiz, quiz_messages
-from core.quiz.model import QuizQuestion
+from core.llm.chat import ChatModel, Usage
 from core.request_id import bound
-from core.retrieval.query import QueryError, parse
-from core.text.tokens import count_tokens
 from core.tutor import quiz_store
 from core.tutor.admission import Admission
 from core.tutor.memory import Memory
 from core.tutor.records import Outcome, recent, record
-
-_QUIZ_TOKENS_PER_QUESTION = 200
-
-
-class Refused(Exception):
-    """The request is turned down with a reason the caller translates for the learner."""
-
-    def __init__(self, reason: str, detail: str = "", retry_after_s: int | None = None, *,
-                 replayed: bool = False) -> None:
-        super().__init__(reason)
-        self.reason, self.detail, self.retry_after_s, self.replayed = reason, detail, retry_after_s, replayed
-
-    def event(self) -> dict[str, Any]:
-        return {"type": "refused", "reason": self.reason, "detail": self.detail,
-                **({"retry_after_s": self.retry_after_s} if self.retry_after_s is not None else {}),
-                **({"replayed": True} if self.replayed else {})}
 
 
 class Tutoring:
@@ -100,7 +77,7 @@ class Tutoring:
         """Stream the answer to one question (see the module docstring for the events), from the
         public material, or from the sources `source_ids` names (evaluation, admins)."""
         with bound(request_id) as rid:
-            async for event in _Answer(self, user_id, question, key, rid, source_ids).run():
+            async for event in Answer(self, user_id, question, key, rid, source_ids).run():
                 yield event
 
     async def quiz(self, user_id: int, topic: str, count: int, key: str,
@@ -108,7 +85,7 @@ class Tutoring:
         """Make (and bill) a quiz of `count` questions: due reviews first, then new ones on `topic`
         (from the public material, or from the sources `source_ids` names)."""
         with bound(request_id) as rid:
-            return await _Quiz(self, user_id, topic, count, key, rid, source_ids).run()
+            return await Quiz(self, user_id, topic, count, key, rid, source_ids).run()
 
     async def poll_sent(self, question_id: str, poll_id: str) -> None:
         await quiz_store.attach_poll(await self.pool(), question_id, poll_id)
@@ -248,315 +225,3 @@ class Tutoring:
 
     def note(self, kind: str, mode: str) -> None:
         self.metrics.made(kind, mode, breaker_open=self.llm.breaker.state != "closed")
-
-
-class _Hold:
-    """A request's reservation while its answer or quiz is made: settled by `close` (what was used),
-    kept as it is by `keep` (a replay, charged before), given back by `release`; whatever else ends
-    the request (an error, a client gone mid-stream) gives back its credit and daily quota and
-    records the failure. The one settle-or-void skeleton of answers and quizzes."""
-
-    def __init__(self, app: Tutoring, reservation: Reservation, key: str, user_id: int,
-                 failed: Callable[[], Awaitable[None]]) -> None:
-        self.app, self.reservation, self.key, self.user_id, self.failed = app, reservation, key, user_id, failed
-        self.resolved = False
-
-    async def __aenter__(self) -> _Hold:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        if not self.resolved:
-            await self.app.abandon(self.reservation, self.key, self.user_id)
-            await self.failed()
-
-    async def close(self, actual: int) -> int:
-        charged = await self.app.close(self.reservation, actual, self.key)
-        self.resolved = True
-        return charged
-
-    def keep(self) -> None:
-        self.resolved = True
-
-    async def release(self) -> None:
-        await self.app.abandon(self.reservation, self.key, self.user_id)
-        self.resolved = True
-
-
-class _Answer:
-    """One question's way through the flow; `run` yields the events."""
-
-    def __init__(self, app: Tutoring, user_id: int, question: str, key: str, request_id: str,
-                 source_ids: list[int] | None) -> None:
-        self.app, self.user_id, self.question, self.key, self.request_id = app, user_id, question, key, request_id
-        self.source_ids = source_ids
-        self.started = time.perf_counter()
-        self.language: str | None = None
-
-    async def run(self) -> AsyncIterator[dict[str, Any]]:
-        try:
-            query = _parse(self.question)
-            self.language = query.language
-            tier, _ = await self.app.learner(self.user_id)
-            await self.app.admit(self.user_id, tier)
-            budget = self.app.settings.answer_context_tokens
-            reservation = await self.app.reserve(
-                self.user_id, tier, reservation_amount(self.app.model_for_billing(), budget, tier.name),
-                self.key, f"answer:{digest(query.text)}")
-            earlier = await self._earlier(reservation)
-        except Refused as refusal:
-            await self._record("refused", reason=refusal.reason)
-            yield refusal.event()
-            return
-        async for event in self._answer(query.text, tier, reservation, earlier):
-            yield event
-
-    async def _earlier(self, reservation: Reservation) -> Reservation | None:
-        """The posted reservation of an earlier request with this key (its answer is given again,
-        free); Refused, with the quota given back, for one that failed."""
-        try:
-            return await self.app.replayed(reservation)
-        except (Refused, LedgerError) as exc:
-            await self.app.refund(self.user_id)
-            raise exc if isinstance(exc, Refused) else Refused("unavailable") from None
-
-    async def _answer(self, text: str, tier: Tier, reservation: Reservation,
-                      earlier: Reservation | None) -> AsyncIterator[dict[str, Any]]:
-        try:
-            async with _Hold(self.app, reservation, self.key, self.user_id, self._failed) as hold:
-                hits = await self.app.search(text, tier.retrieval_k, tier, self.request_id, self.source_ids)
-                history = await self.app.history(self.user_id)
-                made = _Made()
-                async for event in self._compose(text, hits, history, tier, made):
-                    yield event
-                if earlier is not None:  # answered and charged before: say so, charge nothing more
-                    hold.keep()
-                    yield self._done(made, earlier.settled_amount or 0, replayed=True)
-                    return
-                charged = await hold.close(made.cost)
-                await self._remember(text, made, charged)
-                yield self._done(made, charged, replayed=False)
-        except Exception:
-            logger.exception("answer failed")
-            yield Refused("unavailable").event()
-
-    async def _failed(self) -> None:
-        await self._record("failed", reason="error")
-
-    def _done(self, made: _Made, charged: int, *, replayed: bool) -> dict[str, Any]:
-        return {"type": "done", "text": made.text, "sources": made.sources, "mode": made.mode,
-                "language": self.language, "charged": charged, "replayed": replayed}
-
-    async def _remember(self, text: str, made: _Made, charged: int) -> None:
-        """Memory and the record of an answer already paid for: their failure must not hide the answer."""
-        try:
-            await self.app.memory.remember(self.user_id, text, made.text)
-            await self._record("answered", mode=made.mode, usage=made.usage, cost=charged)
-        except Exception:
-            logger.exception("could not remember or record an answer")
-        self.app.note("answer", made.mode)
-
-    async def _compose(self, text: str, hits: list[dict[str, Any]], history: list[tuple[str, str]], tier: Tier,
-                       made: _Made) -> AsyncIterator[dict[str, Any]]:
-        language = self.language or "en"
-        if not hits:
-            made.unsupported(language)
-            return
-        if self.app.llm.configured:
-            messages, _ = grounded_messages(text, hits, language, history,
-                                            max_context_tokens=self.app.settings.answer_context_tokens)
-            completion = self.app.llm.stream(messages, tier.max_answer_tokens)
-            streamed = False
-            try:
-                async for event in _with_wait_notice(completion, self.app.settings.LLM_WAIT_NOTICE_S):
-                    streamed = streamed or event["type"] == "delta"
-                    yield event
-                made.from_llm(self.app.llm.name, checked_answer(completion.text, hits), completion.usage, hits)
-                if made.refused() and made.quoted_instead(text, hits, language):
-                    yield {"type": "reset"}
-                return
-            except LLMUnavailable:
-                if streamed:
-                    yield {"type": "reset"}
-        made.extractive(text, hits, language, tier, self.app.settings.answer_context_tokens)
-
-    async def _record(self, status: str, *, mode: str | None = None, reason: str | None = None,
-                      usage: Usage | None = None, cost: int = 0) -> None:
-        await self.app.record("answer", self.user_id, self.request_id, self.started, status, language=self.language,
-                              mode=mode, reason=reason, usage=usage, cost=cost)
-
-
-class _Made:
-    """What an answer turned out to be: its text, sources, how it was made and what it costs."""
-
-    def __init__(self) -> None:
-        self.text, self.mode, self.cost, self.usage = "", "unsupported", 0, Usage()
-        self.sources: list[dict[str, Any]] = []
-
-    def unsupported(self, language: str) -> None:
-        self.text, self.mode = NOT_IN_MATERIAL[language], "unsupported"
-
-    def from_llm(self, model: str, text: str, usage: Usage, hits: list[dict[str, Any]]) -> None:
-        """The model's checked answer (`core.answer.checks`); a refusal in it cites nothing."""
-        self.text, self.mode, self.usage = text, "llm", usage
-        self.cost = cost(model, usage.prompt_tokens, usage.completion_tokens)
-        self.sources = [] if is_refusal(text) else _cited(text, hits)
-
-    def refused(self) -> bool:
-        return self.mode == "llm" and is_refusal(self.text)
-
-    def quoted_instead(self, question: str, hits: list[dict[str, Any]], language: str) -> bool:
-        """After the model refused: the extractive answer instead, when the passages support one
-        (a small local model refuses answerable questions; the extractive check is strict). Billed
-        as the model's answer was: for the tokens the model read and wrote."""
-        answer = extractive_answer(question, hits, language)
-        if answer is None:
-            return False
-        self.text, self.mode, self.sources = answer.text, "extractive", _cited(answer.text, hits)
-        return True
-
-    def extractive(self, question: str, hits: list[dict[str, Any]], language: str, tier: Tier,
-                   budget: int) -> None:
-        answer = extractive_answer(question, hits, language)
-        if answer is None:
-            self.unsupported(language)
-            return
-        read = count_tokens(question) + sum(count_tokens(h["text"]) for h in hits)
-        self.usage = Usage(min(read, budget), min(count_tokens(answer.text), tier.max_answer_tokens))
-        self.text, self.mode = answer.text, "extractive"
-        self.cost = cost(EXTRACTIVE, self.usage.prompt_tokens, self.usage.completion_tokens)
-        self.sources = _cited(answer.text, hits)
-
-
-class _Quiz:
-    """One quiz request: validated, admitted, billed, made from reviews and retrieved passages."""
-
-    def __init__(self, app: Tutoring, user_id: int, topic: str, count: int, key: str, request_id: str,
-                 source_ids: list[int] | None) -> None:
-        self.app, self.user_id, self.topic, self.count, self.key = app, user_id, topic, count, key
-        self.request_id, self.source_ids = request_id, source_ids
-        self.started = time.perf_counter()
-        self.drafted = 0  # items the model wrote, before parse_quiz kept the grounded ones
-
-    async def run(self) -> dict[str, Any]:
-        try:
-            query = self._validate()
-            pool = await self.app.pool()
-            made = await quiz_store.existing(pool, self.user_id, self.key)
-            if made is not None:
-                return self._again(*made, query)
-            tier, _ = await self.app.learner(self.user_id)
-            await self.app.admit(self.user_id, tier)
-            tokens = self.app.settings.answer_context_tokens
-            amount = cost(self.app.model_for_billing(), tokens, self.count * _QUIZ_TOKENS_PER_QUESTION)
-            reservation = await self.app.reserve(self.user_id, tier, amount, self.key,
-                                                 f"quiz:{digest(query.text, str(self.count))}")
-        except Refused as refusal:
-            await self._record("refused", None, reason=refusal.reason)
-            return refusal.event()
-        return await self._make(query.text, query.language, tier, reservation)
-
-    def _again(self, topic: str, questions: list[dict[str, Any]], query: Any) -> dict[str, Any]:
-        """A replay: the quiz this key already made, at no charge; another topic under it is refused."""
-        if topic != query.text:
-            raise Refused("idempotency_conflict", "this key was already used for a quiz on another topic")
-        return {"type": "quiz", "quiz_id": questions[0]["quiz_id"], "questions": questions, "charged": 0,
-                "language": query.language, "replayed": True}
-
-    def _validate(self) -> Any:
-        if type(self.count) is not int or not 1 <= self.count <= self.app.settings.QUIZ_MAX_QUESTIONS:
-            raise Refused("bad_count", str(self.app.settings.QUIZ_MAX_QUESTIONS))
-        return _parse(self.topic)
-
-    async def _make(self, topic: str, language: str, tier: Tier, reservation: Reservation) -> dict[str, Any]:
-        try:
-            async with _Hold(self.app, reservation, self.key, self.user_id, self._failed) as hold:
-                return await self._made(topic, language, tier, hold)
-        except Exception:
-            logger.exception("quiz failed")
-            return Refused("unavailable").event()
-
-    async def _made(self, topic: str, language: str, tier: Tier, hold: _Hold) -> dict[str, Any]:
-        pool = await self.app.pool()
-        reviews = await quiz_store.due_reviews(pool, self.user_id, math.ceil(self.count / 2))
-        hits = await self.app.search(topic, max(tier.retrieval_k, 2 * self.count), tier, self.request_id,
-                                     self.source_ids)
-        fresh, usage, model = await self._fresh(topic, hits, language, self.count - len(reviews))
-        if not fresh and not reviews:
-            await hold.release()
-            await self._record("refused", None, reason="no_material")
-            return Refused("no_material").event()
-        stored = await quiz_store.create(pool, self.user_id, topic, language, self.key, reviews, fresh)
-        charged = await hold.close(cost(model, usage.prompt_tokens, usage.completion_tokens))
-        mode = "llm" if model != EXTRACTIVE else "extractive"
-        await self._record("answered", mode, usage=usage, cost=charged)
-        self.app.note("quiz", mode)
-        return {"type": "quiz", "quiz_id": stored[0]["quiz_id"], "questions": stored, "charged": charged,
-                "language": language, "replayed": False, "drafted": self.drafted}
-
-    async def _failed(self) -> None:
-        await self._record("failed", None, reason="error")
-
-    async def _fresh(self, topic: str, hits: list[dict[str, Any]], language: str,
-                     wanted: int) -> tuple[list[QuizQuestion], Usage, str]:
-        if wanted <= 0 or not hits:
-            return [], Usage(), EXTRACTIVE
-        if self.app.llm.configured:
-            messages = quiz_messages(topic, hits, wanted, language, self.app.settings.answer_context_tokens)
-            try:
-                text, usage = await self.app.llm.complete(messages, wanted * _QUIZ_TOKENS_PER_QUESTION,
-                                                          json_mode=True)
-                parsed = parse_quiz(text, hits, wanted)
-                self.drafted = parsed.drafted
-                logger.info("model quiz: {} of {} items grounded", len(parsed.questions), parsed.drafted)
-                if parsed.questions:
-                    return parsed.questions, usage, self.app.llm.name
-            except LLMUnavailable:
-                pass
-        questions = cloze_questions(hits, wanted, language, [h["text"] for h in hits], random.Random(self.key))
-        read = min(sum(count_tokens(h["text"]) for h in hits), self.app.settings.answer_context_tokens)
-        written = min(sum(count_tokens(q.question + " ".join(q.options)) for q in questions),
-                      wanted * _QUIZ_TOKENS_PER_QUESTION)
-        return questions, Usage(read, written), EXTRACTIVE
-
-    async def _record(self, status: str, mode: str | None, *, reason: str | None = None,
-                      usage: Usage | None = None, cost: int = 0) -> None:
-        await self.app.record("quiz", self.user_id, self.request_id, self.started, status, mode=mode, reason=reason,
-                              usage=usage, cost=cost)
-
-
-async def _with_wait_notice(completion: AsyncIterable[str], notice_s: float) -> AsyncIterator[dict[str, Any]]:
-    """The completion's pieces as delta events, with one waiting event first when the first piece
-    takes longer than `notice_s` (the model is answering earlier questions)."""
-    pieces = aiter(completion)
-    first = asyncio.ensure_future(anext(pieces))
-    try:
-        done, _ = await asyncio.wait({first}, timeout=notice_s)
-        if not done:
-            yield {"type": "waiting"}
-        piece = await first
-    except StopAsyncIteration:
-        return
-    finally:
-        first.cancel()
-    yield {"type": "delta", "text": piece}
-    async for piece in pieces:
-        yield {"type": "delta", "text": piece}
-
-
-def digest(*parts: str) -> str:
-    """A short fingerprint of what a request asks, kept in its reservation's purpose: the same
-    idempotency key with other content then conflicts instead of replaying."""
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
-
-
-def _parse(text: str) -> Any:
-    try:
-        return parse(text, 1, None)
-    except QueryError as exc:
-        raise Refused("bad_query", str(exc)) from None
-
-
-def _cited(text: str, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    sources = number_sources(hits)
-    wanted = set(cited_numbers(text, len(sources)))
-    return [source.__dict__ for source in sources if source.number in wanted]
