@@ -9,6 +9,7 @@ import unicodedata
 import pytest
 
 from core.quiz import BLANK, QuizQuestion, citation_label, cloze_questions, fit_poll, parse_quiz, quiz_messages
+from core.quiz.grounding import four_distinct, given_away, supported
 from core.quiz.llm_quiz import MAX_PASSAGE_TOKENS
 from core.quiz.telegram_limits import MAX_EXPLANATION, MAX_OPTION, MAX_QUESTION, tg_len
 from core.quiz.vocabulary import WORD, quiz_sentences
@@ -310,6 +311,7 @@ def test_parse_cites_the_passage_that_states_the_answer() -> None:
     {"options": ["1789", "1799", "1815"]},  # three options
     {"options": ["1789", "1799", "1799", "1848"]},  # two alike
     {"options": ["1789", "Élève", "eleve", "1848"]},  # alike after normalisation
+    {"question": "La Révolution de 1789 commence en quelle année ?"},  # the question gives the answer away
 ])
 def test_parse_drops_ungrounded_items_and_counts_them(change: dict[str, object]) -> None:
     parsed = parse_quiz(reply({**ITEM, **change}, ARABIC_ITEM), PASSAGES, 3)
@@ -328,3 +330,11 @@ def test_quiz_messages_ask_for_grounded_json_in_the_language() -> None:
     huge = [passage(" ".join([ENGLISH] * 40), 0, "en")]
     content = quiz_messages("photosynthesis", huge, 2, "en")[1]["content"]
     assert count_tokens(content) < MAX_PASSAGE_TOKENS + 60 and content.endswith("…")
+
+
+def test_grounding_reads_arabic_through_its_clitics_and_suffixes() -> None:
+    assert supported("ماء", ARABIC_2) and supported("المياه الجوفية", ARABIC_2)
+    assert not supported("النفط", ARABIC_2)
+    assert given_away("أي فائزة تقدمت ست مرات لجائزة غرامي؟", "الفائز")  # "winner" asked about "which winner"
+    assert not given_away("من أدّت النشيد الوطني؟", "ليدي غاغا")
+    assert four_distinct(["الماء", "الرمل", "الجليد", "الملح"]) and not four_distinct(["الماء", "الماء", "الرمل", "الملح"])

@@ -7,6 +7,8 @@ An option is supported by a passage when its text occurs in the passage as whole
 A model's item is kept only with exactly `OPTIONS` distinct options (after matching
 normalisation) and a correct option that a given passage supports: the passage it cites, or else
 the first given passage that does, which it then cites (small models number passages wrongly).
+An item whose question already holds the correct option (every content term of the option is in
+the question: "Which winner …?" answered "the winner") is dropped too: it asks nothing.
 Any other item is dropped: a learner is never asked a question the material does not answer.
 """
 from __future__ import annotations
@@ -29,6 +31,12 @@ def supported(option: str, text: str | None) -> bool:
         return True
     content = set(terms(option))
     return bool(content) and len(content & set(terms(text))) > len(content) / 2
+
+
+def given_away(question: str, answer: str) -> bool:
+    """Every content term of the answer is already in the question."""
+    content = set(terms(answer))
+    return bool(content) and content <= set(terms(question))
 
 
 def four_distinct(options: Sequence[str]) -> bool:
