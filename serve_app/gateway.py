@@ -43,14 +43,10 @@ from serve_app.tutor import Tutor
 
 keep_replica_grpc_on_loopback()
 api = strict(FastAPI(title="Ustadh API", version="0.1.0"))
-api.include_router(wallet_api.router)
-api.include_router(ingestion_api.router)
-api.include_router(tutor_api.router)
-api.include_router(sources_api.router)
-api.include_router(stats_api.router)
-api.include_router(reindex_api.router)
-api.include_router(users_api.router)
-api.include_router(users_api.admin_router)
+ROUTERS = (wallet_api.router, ingestion_api.router, tutor_api.router, sources_api.router, stats_api.router,
+           reindex_api.router, users_api.router, users_api.admin_router)
+for _router in ROUTERS:
+    api.include_router(_router)
 api.add_exception_handler(LedgerError, ledger_error)
 api.add_exception_handler(AccountError, account_error)
 

@@ -11,12 +11,16 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from psycopg.rows import dict_row
 
 from bot.texts import CATALOG
 from core.config import Settings
 from core.ledger.tiers import TIERS
 from ops.cli import main
+from serve_app.deps import admin
+from serve_app.gateway import ROUTERS
 from tests.conftest import RaySystem
 from tests.fakes.telegram import FakeTelegram
 from tests.telegram_chat import ADMIN, Chat, bearer, issue_token, tg  # noqa: F401 - tg is a fixture
@@ -104,6 +108,32 @@ async def test_a_top_up_by_bot_and_by_http_goes_through_one_rule(
             "SELECT kind, credits, debits, request_id LIKE 'topup:%%' AS namespaced FROM ledger_entries "
             "WHERE user_id = %s AND kind = 'top_up'", (user,))).fetchall() for user in (bot_id, http_id)]
     assert rows[0] == rows[1] == [{"kind": "top_up", "credits": 7_250_000, "debits": 0, "namespaced": True}]
+
+
+def _admin_routes() -> list[tuple[str, str]]:
+    """Every (method, path) of the API whose dependencies include the admin check."""
+    def needs_admin(dependant: Dependant) -> bool:
+        return dependant.call is admin or any(needs_admin(d) for d in dependant.dependencies)
+
+    return sorted((method, route.path) for router in ROUTERS for route in router.routes
+                  if isinstance(route, APIRoute) and needs_admin(route.dependant) for method in route.methods)
+
+
+async def test_every_admin_route_of_the_api_refuses_a_learner_before_reading_anything(
+        tg: FakeTelegram, ray_system: RaySystem, pool: Any) -> None:
+    routes = _admin_routes()
+    every = [(m, r.path) for router in ROUTERS for r in router.routes if isinstance(r, APIRoute) for m in r.methods]
+    assert {route for route in every if route[1].startswith("/admin")} <= set(routes)  # the check finds them all
+    assert ("POST", "/wallet/topup") in routes and ("POST", "/ingestion/jobs") in routes and len(routes) >= 19
+    learner = Chat(tg, next(_ids))
+    await learner.say("/start")
+    token = await issue_token(Chat(tg, ADMIN), learner.user_id)
+    params = {"user_id": "1", "name": "any-source", "job_id": str(uuid.uuid4())}
+    async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=30) as http:
+        answers = {(method, path): (await http.request(method, path.format(**params), json={},
+                                                       headers=bearer(token))).status_code
+                   for method, path in routes}
+    assert {route: status for route, status in answers.items() if status != 403} == {}
 
 
 ADMIN_ROUTES = [("GET", "/admin/users", None), ("POST", "/admin/users", {"username": "nobody_here"}),
