@@ -16,6 +16,7 @@ from uuid import UUID
 
 from fastapi import File, Form, HTTPException, Query, UploadFile
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from actors.clients.ingestion import IngestionUnavailable
 from serve_app import strict_json
@@ -25,7 +26,35 @@ router = strict_json.router(prefix="/ingestion", tags=["ingestion"])
 UPLOAD_PATH = "/ingestion/jobs"  # its body limit is INGEST_MAX_MB (serve_app.gateway)
 
 
-@router.post("/jobs", status_code=202)
+class ProgressOut(BaseModel):
+    done: int
+    total: int
+
+
+class JobOut(BaseModel):
+    """An ingestion job as `core.ingest.jobs.Job.public` shows it."""
+
+    id: str
+    state: str = Field(description="queued, extracting, chunking, embedding, indexing, done, failed, ...")
+    input: str
+    filename: str | None
+    title: str | None
+    document_id: int | None
+    error: str | None
+    error_code: str | None = Field(description="e.g. too_large, unsupported_type, fetch_failed")
+    attempts: int
+    progress: ProgressOut
+    result: dict[str, Any] | None
+    created_at: str
+    updated_at: str
+
+
+class JobsOut(BaseModel):
+    jobs: list[JobOut]
+
+
+@router.post("/jobs", status_code=202, response_model=JobOut,
+             responses={413: {"model": JobOut, "description": "the file is over INGEST_MAX_MB: the job failed"}})
 async def create_job(caller: Admin, res: Res,
                      file: Annotated[UploadFile | None, File()] = None,
                      url: Annotated[str | None, Form(max_length=2000)] = None,
@@ -42,22 +71,22 @@ async def create_job(caller: Admin, res: Res,
             job = await res.ingestion.submit_url(url or "", requested_by=caller.user_id, visibility=visibility)
     except IngestionUnavailable as exc:
         raise HTTPException(503, str(exc)) from None
-    return JSONResponse(job, status_code=413 if job["error_code"] == "too_large" else 202)
+    return JSONResponse(JobOut.model_validate(job).model_dump(), status_code=413 if job["error_code"] == "too_large" else 202)
 
 
 @router.get("/jobs/{job_id}")
 async def get_job(job_id: UUID, _: Admin,
-                  res: Res) -> dict[str, Any]:
+                  res: Res) -> JobOut:
     job = await _unavailable_as_503(res.ingestion.job(str(job_id)))
     if job is None:
         raise HTTPException(404, f"no ingestion job {job_id}")
-    return job
+    return JobOut.model_validate(job)
 
 
 @router.get("/jobs")
 async def list_jobs(_: Admin, res: Res,
-                    limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
-    return {"jobs": await _unavailable_as_503(res.ingestion.recent(limit))}
+                    limit: Annotated[int, Query(ge=1, le=100)] = 20) -> JobsOut:
+    return JobsOut(jobs=[JobOut.model_validate(j) for j in await _unavailable_as_503(res.ingestion.recent(limit))])
 
 
 async def _unavailable_as_503(pending: Any) -> Any:

@@ -7,7 +7,7 @@ its answer says `"replayed": true`; the same key with another amount or user is 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Header, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,6 +62,27 @@ class HistoryOut(BaseModel):
     movements: list[MovementOut]
 
 
+class TopUpOut(BalanceOut):
+    replayed: bool = Field(description="this request id credited before: nothing was credited again")
+
+
+class ReservationOut(BaseModel):
+    id: str
+    user_id: int
+    amount: int = Field(description="micro-credits held")
+    settled_amount: int | None = Field(description="micro-credits posted when settled")
+    status: Status
+    purpose: str
+    request_id: str
+    created_at: datetime
+    expires_at: datetime
+    resolved_at: datetime | None
+
+
+class ReservationsOut(BaseModel):
+    reservations: list[ReservationOut]
+
+
 async def _wallet_of(caller: Principal, user_id: int | None, res: Resources) -> User:
     """The user whose wallet is asked for, with their current tier (whose grant is claimed)."""
     return await (await res.accounts()).get(_subject(caller, user_id))
@@ -92,18 +113,18 @@ async def reservations(caller: Caller,
                        res: Res,
                        status: Status | None = None,
                        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                       user_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None) -> dict[str, Any]:
+                       user_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None) -> ReservationsOut:
     found = await res.wallet.reservations(_subject(caller, user_id), status, limit=limit)
-    return {"reservations": [r.to_json() for r in found]}
+    return ReservationsOut(reservations=[ReservationOut.model_validate(r.to_json()) for r in found])
 
 
 @router.post("/topup")
 async def top_up(body: TopUpRequest, caller: Admin,
                  res: Res,
-                 idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> dict[str, Any]:
+                 idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> TopUpOut:
     request_id = body.request_id or idempotency_key
     if request_id is None:
         raise HTTPException(422, "give request_id in the body or an Idempotency-Key header")
     credited = await (await res.top_ups()).credit(f"#{body.user_id}", body.amount, f"http:{request_id}",
                                                   by=f"user {caller.user_id}", memo=body.memo or "")
-    return {**credited.balance.to_json(), "replayed": credited.balance.replayed}
+    return TopUpOut(**credited.balance.to_json(), replayed=credited.balance.replayed)
