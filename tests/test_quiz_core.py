@@ -273,6 +273,13 @@ def test_parse_tolerates_fences_and_prose() -> None:
         assert parse_quiz(text, PASSAGES, 3).questions == expected
 
 
+def test_parse_keeps_the_whole_items_of_a_reply_cut_short() -> None:
+    cut = reply(ARABIC_ITEM, ITEM)[:-40]  # the model ran out of tokens inside the second item
+    parsed = parse_quiz(cut, PASSAGES, 3)
+    assert [q.answer for q in parsed.questions] == ["الماء"] and parsed.drafted == 1
+    assert parse_quiz(reply(ARABIC_ITEM)[:-3], PASSAGES, 3).questions == []  # nothing whole: nothing kept
+
+
 @pytest.mark.parametrize("text", ["", "no json here", "{not json}", '{"questions": "none"}', "```json\n{broken\n```",
                                   '{"answers": []}', "[1, 2, 3]"])
 def test_parse_garbage_gives_nothing(text: str) -> None:

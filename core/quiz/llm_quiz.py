@@ -8,7 +8,7 @@ supports it; passages are data (instructions inside them are to be ignored) and 
 `MAX_PASSAGE_TOKENS` each (`core.text.tokens`, cut between words).
 
 `parse_quiz` trusts nothing: it takes the JSON from a ```json fence or from the first object in
-surrounding prose, keeps an item only when every field has the right type, `correct` is in
+surrounding prose (or, from a reply cut short, its complete items), keeps an item only when every field has the right type, `correct` is in
 range, `source` names a given passage (2, "2", "[2]" are read alike) and the item is grounded
 (`core.quiz.grounding`: 4 distinct options, the correct one stated by a given passage, which the
 item then cites, and not already in the question), maps the source to the passage's chunk id and citation, runs `fit_poll`, drops
@@ -50,7 +50,7 @@ Rules:
 - "options": 4 distinct, plausible answers of similar length, at most 80 characters each; exactly one is right.
 - The right option is copied word for word from the passage; the 3 wrong ones are of the same kind but false.
 - "correct": the index of the right option in "options", counting from 0.
-- "question": at most 250 characters, understandable without seeing the passage.
+- "question": at most 250 characters, understandable without seeing the passage; it must not contain the right option's words.
 - "explanation": at most 150 characters, saying why the answer is right.
 - "source": the number of the passage that states the answer."""
 
@@ -120,7 +120,22 @@ def _payload(text: str) -> list[Any]:
                 return value["questions"]
             if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
                 return value
-    return []
+    return _whole_items(text)
+
+
+def _whole_items(text: str) -> list[Any]:
+    """The complete question objects of a reply cut short (the model ran out of tokens mid-item)."""
+    decoder, items, end = json.JSONDecoder(), [], 0
+    for start in (m.start() for m in regex.finditer(r"\{", text)):
+        if start < end:
+            continue
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and "question" in value:
+            items.append(value)
+    return items
 
 
 def _source_index(value: Any, count: int) -> int | None:
