@@ -46,6 +46,8 @@ request (the wave's start) to its first piece of text; decode tokens/s = (comple
 (last piece - first piece). Completion tokens are the answer text's by the model's own tokenizer
 (`core.llm.local_tokens.text_tokens`); for the system paths, from the `questions` row the Tutor
 recorded, with its prompt tokens, which must equal the in-process prompt's (a difference is printed).
+A model's refusal that the Tutor replaces by the quoted answer (a `reset` after the refusal, then
+mode "extractive") is timed like any answer: its pieces were the model's; it is counted apart.
 
 In-process and system runs never overlap: the paths run one after another, in another order each
 round (this machine's speed drifts), with a pause after each for the Tutor's trailing work. Beside
@@ -77,6 +79,7 @@ import aiohttp
 import psutil
 import psycopg
 
+from core.answer.checks import is_refusal
 from core.config import Settings, load_settings
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
@@ -110,6 +113,7 @@ class Stream:
     last: float | None = None
     text: str = ""
     failure: str | None = None    # refused, reset, failed, or not answered by the LLM
+    replaced: bool = False        # the model refused and the Tutor sent the quoted answer instead
     tokens: int = 0
     prompt_tokens: int | None = None
     position: int = 0             # 1-based order of first pieces within its wave
@@ -295,11 +299,13 @@ def event(stream: Stream, item: dict[str, Any]) -> None:
     kind = item["type"]
     if kind == "delta":
         stream.piece(item["text"])
+    elif kind == "reset" and is_refusal(stream.text):  # the model's whole refusal, replaced by a quote:
+        stream.replaced = True                           # its pieces were the model's, timed as any answer
     elif kind == "reset":
         stream.failure = "reset (the LLM failed mid-answer)"
     elif kind == "refused":
         stream.failure = f"refused {item['reason']}: {item.get('detail', '')}"
-    elif kind == "done" and item["mode"] != "llm" and stream.failure is None:
+    elif kind == "done" and item["mode"] != "llm" and stream.failure is None and not stream.replaced:
         stream.failure = f"answered {item['mode']}, not by the LLM"
 
 
@@ -366,7 +372,7 @@ async def recorded(settings: Settings, streams: list[Stream]) -> None:
             stream.failure = stream.failure or "no questions row"
             continue
         stream.prompt_tokens, stream.tokens = row[1], row[2]
-        if row[3] != "llm":
+        if row[3] != "llm" and not stream.replaced:
             stream.failure = stream.failure or f"recorded mode {row[3]}"
 
 
@@ -544,6 +550,9 @@ def report(settings: Settings, args: argparse.Namespace, model_path: Path, pid: 
             failed = [s for s in side.streams if s.failure is not None]
             if failed:
                 print(f"{'':>28}{len(failed)} request(s) left out: {failed[0].failure}")
+            replaced = sum(s.replaced for s in side.streams)
+            if replaced:
+                print(f"{'':>28}{replaced} answer(s) a refusal by the model, timed, then replaced by the quoted answer")
             mismatched = [s for s in ok if s.prompt_tokens is not None and s.prompt_tokens != s.prompt.tokens]
             if mismatched:
                 print(f"{'':>28}{len(mismatched)} prompt(s) not the in-process one (e.g. "

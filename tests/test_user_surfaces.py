@@ -60,15 +60,21 @@ async def test_bot_and_http_show_one_balance_with_the_grant_whichever_asks_first
     assert [(m["kind"], m["credits"]) for m in history] == [("grant", TIERS["free"].monthly_grant)]
 
 
-async def test_a_tier_change_by_bot_and_by_http_leaves_identical_rows(
-        tg: FakeTelegram, ray_system: RaySystem, pool: Any) -> None:
+async def _two_learners(tg: FakeTelegram, pool: Any) -> tuple[Chat, Chat, str, int, int]:
+    """The admin's chat, the chat of a learner an admin changes by bot, the admin's API token, and
+    the ids of that learner and of another one changed over HTTP."""
     admin = Chat(tg, ADMIN)
     by_bot, by_http = Chat(tg, next(_ids)), Chat(tg, next(_ids))
     for learner in (by_bot, by_http):
         await learner.say("/start")
     admin_token = await issue_token(admin, ADMIN)
+    return admin, by_bot, admin_token, await internal_id(pool, by_bot.user_id), await internal_id(pool, by_http.user_id)
+
+
+async def test_a_tier_change_by_bot_and_by_http_leaves_identical_rows(
+        tg: FakeTelegram, ray_system: RaySystem, pool: Any) -> None:
+    admin, by_bot, admin_token, bot_id, http_id = await _two_learners(tg, pool)
     await admin.say(f"/tier {by_bot.user_id} standard")
-    bot_id, http_id = await internal_id(pool, by_bot.user_id), await internal_id(pool, by_http.user_id)
     async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=30) as http:
         changed = await http.patch(f"/admin/users/{http_id}", json={"tier": "standard"}, headers=bearer(admin_token))
         assert changed.status_code == 200 and changed.json()["tier"] == "standard", changed.text
@@ -86,12 +92,7 @@ async def test_a_tier_change_by_bot_and_by_http_leaves_identical_rows(
 
 async def test_a_top_up_by_bot_and_by_http_goes_through_one_rule(
         tg: FakeTelegram, ray_system: RaySystem, pool: Any) -> None:
-    admin = Chat(tg, ADMIN)
-    by_bot, by_http = Chat(tg, next(_ids)), Chat(tg, next(_ids))
-    for learner in (by_bot, by_http):
-        await learner.say("/start")
-    admin_token = await issue_token(admin, ADMIN)
-    bot_id, http_id = await internal_id(pool, by_bot.user_id), await internal_id(pool, by_http.user_id)
+    admin, by_bot, admin_token, bot_id, http_id = await _two_learners(tg, pool)
     before = await _ledger_rows(pool, bot_id)
     assert await admin.say(f"/topup #{2**62} 5") == CATALOG["user_not_found"]["en"].format(user=f"#{2**62}")
     assert await admin.say(f"/topup {by_bot.user_id} 0") != CATALOG["topup_done"]["en"]  # refused, explained
