@@ -11,7 +11,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from ray import serve
 
 from actors import registry
@@ -34,7 +34,7 @@ from serve_app import (
 from serve_app.body_limit import JSON_MAX_BYTES, BodyLimit
 from serve_app.deps import Resources
 from serve_app.errors import account_error, ledger_error
-from serve_app.health import HealthReport, summary
+from serve_app.health import HealthOut, HealthReport, summary
 from serve_app.loopback import keep_replica_grpc_on_loopback
 from serve_app.metrics import COMPONENT_UP, PROBE_LATENCY, gateway_metrics, ray_node_metrics
 from serve_app.request_context import RequestContext
@@ -79,7 +79,7 @@ class GatewayApp:
         if settings.TELEGRAM_BOT_TOKEN is not None:
             import aiogram  # noqa: F401 - loads aiogram now, not inside the first webhook call
 
-    @api.get("/healthz")
+    @api.get("/healthz", response_model=HealthOut, responses={503: {"model": HealthOut, "description": "degraded"}})
     async def healthz(self) -> JSONResponse:
         report = await self.health.collect()
         for name, result in report.items():
@@ -108,12 +108,12 @@ class GatewayApp:
         except Exception as exc:
             return _failure(exc)
 
-    @api.get("/metrics")
+    @api.get("/metrics", response_class=PlainTextResponse)
     async def metrics(self) -> Response:
         text = gateway_metrics().decode() + await ray_node_metrics()
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    @api.post("/telegram/webhook")
+    @api.post("/telegram/webhook", include_in_schema=False)  # Telegram's, not a client's
     async def telegram_webhook(self, request: Request) -> JSONResponse:
         secret = self.settings.TELEGRAM_WEBHOOK_SECRET
         given = request.headers.get("x-telegram-bot-api-secret-token")

@@ -5,6 +5,7 @@ import asyncio
 from typing import Any
 
 import redis.asyncio as aioredis
+from pydantic import BaseModel, Field
 
 from actors import registry
 from actors.tracing import call
@@ -46,6 +47,22 @@ class HealthReport:
         if store.up and store.detail and store.detail.get("milvus") == "up":
             return Probe("up", store.detail.get("milvus_ms", store.latency_ms))
         return Probe("down", store.latency_ms, store.error or "vector store did not answer")
+
+
+class ComponentOut(BaseModel):
+    status: str = Field(description="up or down")
+    latency_ms: float
+    error: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+class HealthOut(BaseModel):
+    """`/healthz`: 200 when every component is up, 503 (same body) when one is not."""
+
+    status: str = Field(description="ok or degraded")
+    components: dict[str, ComponentOut]
+    retrieval: dict[str, Any] | None = Field(None, description="the Retriever's breaker and index state")
+    tutor: dict[str, Any] | None = Field(None, description="the Tutor's LLM, breaker and local model state")
 
 
 def summary(report: dict[str, Probe]) -> dict[str, Any]:

@@ -58,7 +58,27 @@ class RetrieveRequest(BaseModel):
     k: Any = None
 
 
-@api.post("")  # the application's prefix itself: POST /retrieve
+class HitOut(BaseModel):
+    """One passage, as `core.retrieval.pipeline.Hit` is."""
+
+    chunk_id: str
+    text: str
+    score: float
+    title: str
+    source: str
+    url: str | None
+    page: int | None
+    language: str | None
+    document_id: int
+
+
+class RetrieveOut(BaseModel):
+    hits: list[HitOut]
+    tier: str
+
+
+# The response is documented by RetrieveOut and sent as the plain JSON it already is: no validation walk.
+@api.post("", response_model=RetrieveOut)  # the application's prefix itself: POST /retrieve
 async def retrieve(body: RetrieveRequest, caller: Caller,
                    res: Res) -> JSONResponse:
     k = tier_named(caller.tier).retrieval_k if body.k is None else body.k

@@ -120,7 +120,8 @@ async def list_sources() -> SourcesOut:
     return SourcesOut(sources=[SourceOut(**s) for s in await _answer(web_sources.list())])
 
 
-@router.post("", status_code=201, responses={200: {"model": SourceOut, "description": "settings replaced"}})
+@router.post("", status_code=201, response_model=SourceOut,
+             responses={200: {"model": SourceOut, "description": "settings replaced"}})
 async def save_source(new: SourceIn) -> JSONResponse:
     settings = SourceSettings(**new.model_dump(exclude={"name"}))
     source, created = await _answer(web_sources.add(new.name, settings))

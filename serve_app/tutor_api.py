@@ -48,7 +48,9 @@ def _key(caller: Principal, idempotency_key: str | None) -> str:
     return f"http:{caller.user_id}:{given}"
 
 
-@router.post("/chat/ask")
+@router.post("/chat/ask", response_class=StreamingResponse, responses={200: {
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    "description": "Server-Sent Events: waiting, delta, reset, then done or refused (JSON data)"}})
 async def ask(body: AskRequest, caller: Caller,
               res: Res,
               idempotency_key: Annotated[str | None, Header()] = None) -> StreamingResponse:

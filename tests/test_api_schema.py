@@ -50,3 +50,19 @@ async def test_no_generated_request_gets_a_server_error(ray_system: RaySystem, t
         assert failures == [], failures
         total += sent
     assert total > 100  # every operation of both documents was exercised
+
+
+def test_every_json_response_of_both_apis_has_a_typed_model() -> None:
+    from serve_app.gateway import api
+    from serve_app.retrieval_api import api as retrieval
+
+    untyped, typed = [], 0
+    for app in (api, retrieval):
+        for path, item in app.openapi()["paths"].items():
+            for method, operation in item.items():
+                for code, response in operation["responses"].items():
+                    schema = response.get("content", {}).get("application/json", {}).get("schema")
+                    if code.startswith("2") and schema is not None:
+                        typed += "$ref" in schema
+                        untyped += [] if "$ref" in schema else [f"{method.upper()} {path} {code}"]
+    assert untyped == [] and typed >= 30
