@@ -1,5 +1,6 @@
-"""A user as every layer sees it (who, in which language, with which role and tier) and the
-choices those fields take; `core.db.users` stores them, `core.app.accounts` holds the rules."""
+"""A user as every layer sees it (who, in which language, with which role and tier), the choices
+those fields take, and the `Principal` an HTTP API token speaks for; `core.db.users` and
+`core.db.api_tokens` store them, `core.app.accounts` holds the rules."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,6 +19,19 @@ class User:
     language: str
     role: str
     tier: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who an API token speaks for: its user, with the role and tier the user has now."""
+
+    user_id: int
+    role: str
+    tier: str = "free"
 
     @property
     def is_admin(self) -> bool:

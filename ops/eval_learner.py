@@ -1,7 +1,8 @@
 """The learner `ustadh eval --answers/--quizzes` asks as: owns creating it and reading back what the
 running system recorded about its requests.
 
-One fresh user per run (a row in `users`, no Telegram id), on the premium tier (the deepest
+One fresh user per run (`eval_<hex>`, no Telegram id, created and credited through
+`core.app.accounts` and `core.app.top_ups` as an operator's CLI would), on the premium tier (the deepest
 retrieval, 60 requests a minute, `MAX_REQUESTS` a day) and topped up with enough credit for every
 planned request at the dearest priced model, so a run never stops short of credit. The database is
 the running system's (`ops.services.resolved_settings`: its embedded PostgreSQL under DATA_DIR, or
@@ -10,6 +11,7 @@ and for chunk ids their text and the eval passage they belong to (document uri `
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,9 +19,11 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
+from core.app.accounts import Accounts
+from core.app.top_ups import TopUps
+from core.app.wallet_view import WalletView
 from core.config import Settings
 from core.db.pool import open_pool
-from core.db.users import set_tier
 from core.ledger.tiers import PRICES, cost, tier
 
 TIER = "premium"
@@ -73,12 +77,11 @@ async def eval_learner(settings: Settings, requests: int) -> AsyncIterator[Learn
     with resolved_settings(settings) as resolved:
         pool = await open_pool(resolved.DATABASE_URL or "", max_size=2, name="eval")
         try:
-            async with pool.connection() as conn:
-                row = await (await conn.execute(
-                    "INSERT INTO users (first_name) VALUES ('ustadh eval') RETURNING id")).fetchone()
-            await set_tier(pool, row["id"], TIER)
-            await Wallet(settings).top_up(row["id"], credit_needed(settings, requests),
-                                          f"eval:{row['id']}:top-up", memo="ustadh eval")
-            yield Learner(row["id"], pool)
+            wallet = Wallet(settings)
+            accounts = Accounts(pool, WalletView(wallet))
+            user = await accounts.create(f"eval_{uuid.uuid4().hex[:12]}", tier=TIER)
+            await TopUps(accounts, wallet).credit(f"#{user.id}", credit_needed(settings, requests),
+                                                  f"eval:{user.id}", by="ustadh eval")
+            yield Learner(user.id, pool)
         finally:
             await pool.close()

@@ -27,9 +27,8 @@ from core.app.stats import Statistics
 from core.app.top_ups import TopUps
 from core.app.wallet_view import WalletView
 from core.config import Settings
-from core.db import api_tokens
-from core.db.api_tokens import Principal
 from core.db.pool import open_pool
+from core.user import Principal
 
 
 class Resources:
@@ -108,7 +107,7 @@ async def principal(request: Request) -> Principal:
     remembered = shared.principals.get(token) if shared.principals is not None else None
     if remembered is not None:
         return remembered
-    found = await api_tokens.authenticate(await shared.pool(), token)
+    found = await (await shared.accounts()).authenticate(token)
     if found is None:
         raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
     if shared.principals is not None:

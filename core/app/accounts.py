@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from core.app.errors import Refusal
 from core.app.wallet_view import WalletView
 from core.db import api_tokens, users
-from core.user import LANGUAGES, ROLES, TIERS, User
+from core.user import LANGUAGES, ROLES, TIERS, Principal, User
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_]{3,32}$")
 
@@ -68,6 +68,11 @@ class Accounts:
         (English when we do not teach it); ADMIN_TELEGRAM_IDS are always admins."""
         return await users.upsert_from_telegram(self.pool, telegram_id, username=username, first_name=first_name,
                                                 language_code=language_code, admin_ids=admin_ids)
+
+    async def authenticate(self, token: str) -> Principal | None:
+        """Who an API token speaks for (its user's role and tier now); None for an unknown or
+        revoked one."""
+        return await api_tokens.authenticate(self.pool, token)
 
     async def page(self, limit: int = 30) -> UserPage:
         total, latest = await users.recent(self.pool, limit)

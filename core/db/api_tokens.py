@@ -11,24 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from core.user import Principal
+
 PREFIX = "ust_"
-
-
-@dataclass(frozen=True)
-class Principal:
-    user_id: int
-    role: str
-    tier: str = "free"
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
 
 
 def _digest(token: str) -> str:
