@@ -22,6 +22,10 @@ Transient failures (a URL that times out or answers 5xx, the embedding endpoint,
 database connection) retry with exponential backoff up to INGEST_MAX_ATTEMPTS; bad input (corrupt
 or encrypted PDF, empty or binary text, too large, unsupported type, low quality, a near-duplicate
 of another document) fails the job at once with a reason code and message.
+
+Metrics (Ray's, `ray_`-prefixed on `/metrics`): `ustadh_ingestion_jobs_total` by how a job ended
+(`outcome`: indexed, or failed) and `reason` (the failure's code; "-" for indexed), and
+`ustadh_ingestion_chunks_total`, the chunks indexed (its rate is chunks per second).
 """
 from __future__ import annotations
 
@@ -85,6 +89,7 @@ class Ingestor:
         self.cache = ChunkCache(redis, self.pool, settings.CHUNK_CACHE_TTL_S)
         self.fetcher = ingestion_fetcher(settings)
         self.running: dict[UUID, str] = {}  # job id -> input uri
+        self.ended, self.chunks_indexed = _metrics()
         self.handles: dict[str, Any] = {}
         self.collection: store.Collection | None = None
         self.collection_lock = asyncio.Lock()
@@ -285,6 +290,7 @@ class Ingestor:
 
     async def _fail(self, job: Job, code: str, message: str) -> Job | None:
         logger.warning("ingestion job failed", job=str(job.id), state=job.state, reason=code, error=message)
+        self.ended.inc(tags={"outcome": "failed", "reason": code})
         if job.state == "embedding":
             await self._drop_uncommitted_vectors(job)
         async with self.pool.connection() as conn:
@@ -442,6 +448,9 @@ class Ingestor:
         files.remove()
         logger.info("document indexed", job=str(job.id), document=document_id, chunks=len(chunks),
                     removed=len(removed))
+        self.ended.inc(tags={"outcome": "indexed", "reason": "-"})
+        if chunks:
+            self.chunks_indexed.inc(len(chunks))
         return done
 
     async def _drop_uncommitted_vectors(self, job: Job) -> None:
@@ -490,3 +499,11 @@ def _as_transient(exc: RayTaskError) -> Exception:
     if isinstance(cause, EmbeddingError) and not cause.retryable:
         return cause
     return _Transient(f"{type(cause).__name__}: {cause}")
+
+
+def _metrics() -> tuple[Any, Any]:
+    """How jobs ended (by outcome and reason), and chunks indexed."""
+    from ray.util.metrics import Counter
+
+    return (Counter("ustadh_ingestion_jobs", "Ingestion jobs by how they ended", tag_keys=("outcome", "reason")),
+            Counter("ustadh_ingestion_chunks", "Chunks indexed by ingestion jobs"))

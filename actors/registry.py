@@ -20,6 +20,7 @@ EMBEDDING_BATCHER = "embedding_batcher"
 INGESTOR = "ingestor"
 RERANKER = "reranker"
 CRAWLER = "crawler"
+SCHEDULER = "scheduler"
 
 
 def wallet_ledger(shard: int) -> str:
@@ -29,7 +30,7 @@ def wallet_ledger(shard: int) -> str:
 
 def actor_names(settings: Settings) -> list[str]:
     """Every system actor's name with these settings (`ops.system_actors` starts them)."""
-    names = [VECTOR_STORE, EMBEDDING_BATCHER, INGESTOR, RERANKER, CRAWLER]
+    names = [VECTOR_STORE, EMBEDDING_BATCHER, INGESTOR, RERANKER, CRAWLER, SCHEDULER]
     names += [wallet_ledger(i) for i in range(settings.WALLET_SHARDS)]
     return names + ([TELEGRAM_BOT] if settings.TELEGRAM_BOT_TOKEN is not None else [])
 

@@ -7,12 +7,17 @@ in one transaction, commits, and only then answers each caller: an acknowledged 
 durable. If the connection drops mid-batch nothing is acknowledged; the actor reconnects and runs
 the same batch again (idempotency keys make a second run of a committed batch answer the stored
 results), and after repeated failures answers WalletUnavailable, which callers retry with the same
-request id. A sweep task expires due reservations every WALLET_EXPIRY_SWEEP_S seconds.
+request id. A sweep expires due reservations every WALLET_EXPIRY_SWEEP_S seconds (a
+`core.schedules.Schedule`: its last run, next run and outcome are in the shard's health detail).
+Metrics (Ray's, `ray_`-prefixed on `/metrics`): `ustadh_wallet_operations_total` by kind and
+outcome ("ok" or the error), `ustadh_wallet_batch_commands` (group-commit size) and
+`ustadh_wallet_commit_seconds` (a batch from its first try to its answer), tagged by shard.
 """
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -35,9 +40,36 @@ from core.ledger.model import Balance, Movement, Reservation, Status
 from core.ledger.sharding import Shard, shard_of
 from core.logs import setup_logging
 from core.request_id import current_request_id, new_request_id
+from core.schedules import Result, Schedule
 
 OPTIONS = {"num_cpus": 0.05, "max_restarts": -1, "max_task_retries": 0}
 _COMMIT_ATTEMPTS = 4
+
+
+class _Metrics:
+    """The shard's Ray metrics, recorded once per batch (counts summed first: the hot path stays cheap)."""
+
+    def __init__(self, shard: int) -> None:
+        from ray.util import metrics
+
+        tags = {"shard": str(shard)}
+        self.operations = metrics.Counter("ustadh_wallet_operations", "Wallet operations by kind and outcome",
+                                  tag_keys=("shard", "kind", "outcome"))
+        self.batch = metrics.Histogram("ustadh_wallet_batch_commands", "Commands per group commit",
+                               boundaries=[1, 2, 4, 8, 16, 32, 64, 128, 256], tag_keys=("shard",))
+        self.commit = metrics.Histogram("ustadh_wallet_commit_seconds", "A batch's commit, from first try to answer",
+                                boundaries=[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+                                tag_keys=("shard",))
+        for metric in (self.operations, self.batch, self.commit):
+            metric.set_default_tags(tags)
+
+    def committed(self, commands: list[Command], outcomes: list[Outcome], seconds: float) -> None:
+        kinds = Counter((type(c).__name__, "ok" if not isinstance(o, LedgerError) else type(o).__name__)
+                        for c, o in zip(commands, outcomes))
+        for (kind, outcome), count in kinds.items():
+            self.operations.inc(count, tags={"kind": kind, "outcome": outcome})
+        self.batch.observe(len(commands))
+        self.commit.observe(seconds)
 
 
 @dataclass
@@ -55,6 +87,7 @@ class WalletLedger:
         self.settings = settings
         self.shard = Shard(shard, settings.WALLET_SHARDS)
         self.queue: asyncio.Queue[_Queued] = asyncio.Queue()
+        self.metrics = _Metrics(shard)
         self.held: _Queued | None = None
         self.conn: psycopg.AsyncConnection[dict[str, Any]] | None = None
         self.reads = AsyncConnectionPool(settings.DATABASE_URL or "", min_size=1, max_size=2, open=False,
@@ -62,7 +95,8 @@ class WalletLedger:
                                          kwargs={"row_factory": dict_row, "application_name": self.name})
         await self.reads.open(wait=False)
         self.committer = asyncio.create_task(self._commit_loop())
-        self.sweeper = asyncio.create_task(self._sweep_loop())
+        self.sweep = Schedule("expire reservations", settings.WALLET_EXPIRY_SWEEP_S, self._sweep)
+        self.sweeper = asyncio.create_task(self.sweep.forever())
         logger.info("wallet shard started", shard=shard, shards=settings.WALLET_SHARDS)
 
     @traced
@@ -116,7 +150,7 @@ class WalletLedger:
         alive = not self.committer.done()
         logger.info("ping", queued=self.queue.qsize(), committer=alive)
         return {"shard": self.shard.index, "shards": self.shard.count, "queued": self.queue.qsize(),
-                "committer": "up" if alive else "down"}
+                "committer": "up" if alive else "down", "schedules": {self.sweep.name: self.sweep.status()}}
 
     def _owns(self, user_id: int) -> bool:
         return shard_of(user_id, self.shard.count) == self.shard.index
@@ -144,12 +178,14 @@ class WalletLedger:
         while True:
             batch = await self._next_batch()
             commands = [command for queued in batch for command in queued.commands]
+            started = time.perf_counter()
             try:
                 outcomes = await self._commit(commands)
             except Exception as exc:
                 logger.opt(exception=exc).error("batch failed", size=len(commands))
                 error = exc if isinstance(exc, LedgerError) else WalletUnavailable(f"wallet shard failed: {exc}")
                 outcomes = [error] * len(commands)
+            self.metrics.committed(commands, outcomes, time.perf_counter() - started)
             at = 0
             for queued in batch:
                 _answer(queued.answer, outcomes[at:at + len(queued.commands)])
@@ -213,16 +249,11 @@ class WalletLedger:
             await self.conn.close()
         self.conn = None
 
-    async def _sweep_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.WALLET_EXPIRY_SWEEP_S)
-            try:
-                expired = await self.expire_due()
-            except Exception as exc:
-                logger.warning("expiry sweep failed", error=str(exc))
-                continue
-            if expired:
-                logger.info("reservations expired", count=expired)
+    async def _sweep(self) -> Result:
+        expired = await self.expire_due()
+        if expired:
+            logger.info("reservations expired", count=expired)
+        return Result(True, f"{expired} expired")
 
 
 def _answer(future: asyncio.Future[list[Outcome]], outcomes: list[Outcome]) -> None:

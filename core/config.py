@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     WALLET_BATCH_MAX: int = Field(512, ge=1, le=10_000)
     WALLET_BATCH_WINDOW_MS: float = Field(0.0, ge=0, le=100)
     WALLET_EXPIRY_SWEEP_S: float = Field(5.0, gt=0, le=3600)
+    RECONCILE_EVERY_MIN: float = Field(60.0, gt=0, le=10080)
     WALLET_RESERVATION_TTL_S: float = Field(300.0, gt=0, le=30 * 24 * 3600)
     WALLET_RETRY_S: float = Field(60.0, gt=0, le=600)
     EMBED_BATCH_MAX: int = Field(64, ge=1, le=2048)

@@ -11,7 +11,7 @@ from typing import Any
 
 import ray
 
-from actors import crawler, embedding_batcher, ingestor, registry, reranker, vector_store, wallet
+from actors import crawler, embedding_batcher, ingestor, registry, reranker, scheduler, vector_store, wallet
 from core.config import Settings
 
 
@@ -22,7 +22,8 @@ def _specs(settings: Settings) -> dict[str, tuple[Any, tuple[Any, ...]]]:
         registry.EMBEDDING_BATCHER: (ray.remote(**embedding_batcher.OPTIONS)(embedding_batcher.EmbeddingBatcher), ()),
         registry.INGESTOR: (ray.remote(**ingestor.OPTIONS)(ingestor.Ingestor), ()),
         registry.RERANKER: (ray.remote(**reranker.OPTIONS)(reranker.Reranker), ()),
-        registry.CRAWLER: (ray.remote(**crawler.OPTIONS)(crawler.Crawler), ())}
+        registry.CRAWLER: (ray.remote(**crawler.OPTIONS)(crawler.Crawler), ()),
+        registry.SCHEDULER: (ray.remote(**scheduler.OPTIONS)(scheduler.Scheduler), ())}
     ledger = ray.remote(**wallet.OPTIONS)(wallet.WalletLedger)
     specs.update({registry.wallet_ledger(i): (ledger, (i,)) for i in range(settings.WALLET_SHARDS)})
     if settings.TELEGRAM_BOT_TOKEN is not None:

@@ -36,7 +36,14 @@ from serve_app.deps import Resources
 from serve_app.errors import account_error, ledger_error
 from serve_app.health import HealthOut, HealthReport, summary
 from serve_app.loopback import keep_replica_grpc_on_loopback
-from serve_app.metrics import COMPONENT_UP, PROBE_LATENCY, gateway_metrics, ray_node_metrics
+from serve_app.metrics import (
+    COMPONENT_UP,
+    PROBE_LATENCY,
+    MetricsOut,
+    families,
+    gateway_metrics,
+    ray_node_metrics,
+)
 from serve_app.request_context import RequestContext
 from serve_app.strict_json import strict
 from serve_app.tutor import Tutor
@@ -84,7 +91,7 @@ class GatewayApp:
         report = await self.health.collect()
         for name, result in report.items():
             COMPONENT_UP.labels(name).set(1 if result.up else 0)
-            PROBE_LATENCY.labels(name).set(result.latency_ms)
+            PROBE_LATENCY.labels(name).set(result.latency_ms / 1000)
         body = summary(report)
         if self.retrieval:
             body["retrieval"] = await self._retrieval_status()
@@ -110,8 +117,15 @@ class GatewayApp:
 
     @api.get("/metrics", response_class=PlainTextResponse)
     async def metrics(self) -> Response:
-        text = gateway_metrics().decode() + await ray_node_metrics()
-        return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(await self._metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @api.get("/metrics.json")
+    async def metrics_json(self) -> MetricsOut:
+        """The same metrics as `/metrics`, as JSON (for the admin console and scripts)."""
+        return families(await self._metrics_text())
+
+    async def _metrics_text(self) -> str:
+        return gateway_metrics().decode() + await ray_node_metrics()
 
     @api.post("/telegram/webhook", include_in_schema=False)  # Telegram's, not a client's
     async def telegram_webhook(self, request: Request) -> JSONResponse:

@@ -114,7 +114,8 @@ def settings(data_dir: Path, database_url: str, redis_url: str) -> Settings:
                              HTTP_PORT=free_port(), DASHBOARD_PORT=free_port(), HAPROXY_STATS_PORT=free_port(),
                              HAPROXY_METRICS_PORT=free_port(), SERVE_FALLBACK_PORT=free_port(), LOG_LEVEL="DEBUG",
                              ADMIN_TELEGRAM_IDS="900001", INGEST_MAX_MB=1, INGEST_RETRY_BASE_S=0.2,
-                             INGEST_MAX_ATTEMPTS=3, WALLET_SHARDS=2, SCRAPE_ALLOW=f"127.0.0.1:{ALLOWED_SITE_PORT}")
+                             INGEST_MAX_ATTEMPTS=3, WALLET_SHARDS=2, SCRAPE_ALLOW=f"127.0.0.1:{ALLOWED_SITE_PORT}",
+                             RECONCILE_EVERY_MIN=0.02)
     setup_logging(resolved, "tests")
     migrate(database_url)
     return resolved

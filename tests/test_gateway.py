@@ -85,6 +85,20 @@ async def test_metrics_are_prometheus_text(ray_system: RaySystem) -> None:
     assert up["postgres"] == 1 and up["redis"] == 1 and up["milvus"] == 1
 
 
+async def test_metrics_json_carries_the_same_families_as_the_text(ray_system: RaySystem) -> None:
+    async with httpx.AsyncClient(base_url=ray_system.base_url) as client:
+        await client.get("/healthz")
+        text = (await client.get("/metrics")).text
+        response = await client.get("/metrics.json")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/json")
+    shown = {f["name"]: f for f in response.json()["families"]}
+    assert set(shown) >= {f.name for f in text_string_to_metric_families(text) if f.name.startswith("ustadh_")}
+    up = {s["labels"]["component"]: s["value"] for s in shown["ustadh_component_up"]["samples"]}
+    assert up["postgres"] == 1 and shown["ustadh_component_up"]["type"] == "gauge"
+    buckets = [s for s in shown["ustadh_http_request_seconds"]["samples"] if s["labels"].get("le") == "+Inf"]
+    assert buckets and all(isinstance(s["value"], float) for s in buckets)  # the +Inf bucket's count, a number
+
+
 async def test_healthz_reports_stopped_and_hung_redis_within_two_seconds(ray_system: RaySystem) -> None:
     own_redis = EmbeddedRedis(ray_system.settings.DATA_DIR / "probe-redis")
     url = own_redis.start()

@@ -1,0 +1,54 @@
+"""Scheduler: the system's own timetable for the jobs no request starts, today the wallet's
+reconciliation every RECONCILE_EVERY_MIN minutes. Reconciling only reads (one consistent snapshot,
+`core.ledger.reconcile`), so it runs beside the shard actors; a mismatch is an ERROR log line with
+the first problems, and `ustadh_reconcile_mismatches` (a gauge; `ray_ustadh_reconcile_mismatches` on
+`/metrics`, as Ray names what actors export) holds how many the
+last run found. Each job's last run, next run and outcome are in this actor's health detail
+(`/healthz`: `actor:scheduler`). Expiring reservations stays with each wallet shard, the one writer
+of those rows, on its own `core.schedules.Schedule` shown in the shard's detail.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import psycopg
+from loguru import logger
+from psycopg.rows import dict_row
+
+from core.config import Settings
+from core.ledger.reconcile import reconcile
+from core.logs import setup_logging
+from core.schedules import Result, Schedule
+
+OPTIONS = {"num_cpus": 0.05, "max_restarts": -1, "max_task_retries": 1}
+_SHOWN = 5  # mismatches named in the ERROR line
+
+
+class Scheduler:
+    async def __init__(self, settings: Settings) -> None:
+        from ray.util.metrics import Gauge
+
+        setup_logging(settings, "scheduler")
+        self.settings = settings
+        self.mismatches = Gauge("ustadh_reconcile_mismatches",
+                                "Problems the last scheduled wallet reconciliation found (0 when sound)")
+        self.schedules = [Schedule("reconcile", settings.RECONCILE_EVERY_MIN * 60, self._reconcile)]
+        self.tasks = [asyncio.create_task(s.forever()) for s in self.schedules]
+        logger.info("scheduler started", jobs=[s.name for s in self.schedules])
+
+    async def ping(self) -> dict[str, Any]:
+        return {"schedules": {s.name: s.status() for s in self.schedules},
+                "running": sum(not t.done() for t in self.tasks)}
+
+    async def _reconcile(self) -> Result:
+        async with await psycopg.AsyncConnection.connect(self.settings.DATABASE_URL or "", autocommit=True,
+                                                         row_factory=dict_row, connect_timeout=10,
+                                                         application_name="scheduler") as conn:
+            report = await reconcile(conn)
+        self.mismatches.set(len(report.mismatches))
+        head, *problems = report.lines()
+        if not report.ok:
+            logger.error("wallet reconciliation: {} mismatch(es)", len(report.mismatches),
+                         first=problems[:_SHOWN])
+        return Result(report.ok, problems[-1] if not report.ok else head)
