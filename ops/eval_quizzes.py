@@ -148,14 +148,14 @@ def _report(tallies: dict[tuple[str, str], Tally], refusals: Counter[str]) -> li
     misses = []
     for (language, generator), t in sorted(tallies.items()):
         share = t.valid / t.items if t.items else 0.0
-        drafted = t.drafted if generator == GENERATORS["llm"] else "—"
-        lines.append(f"| {language} | {generator} | {t.quizzes} | {drafted} | {t.items} | {share:.2f} | "
+        lines.append(f"| {language} | {generator} | {t.quizzes} | {t.drafted} | {t.items} | {share:.2f} | "
                      + " | ".join(f"{t.passed[c] / t.items:.2f}" if t.items else "—" for c in CHECKS) + " |")
         if generator == GENERATORS["llm"] and share < LLM_TARGET:
             misses.append(f"{language} LLM valid {share:.2f} < {LLM_TARGET:.2f}")
     llm_items = any(generator == GENERATORS["llm"] for _, generator in tallies)
     verdict = ("; ".join(misses) or "none") if llm_items else "no LLM items this run"
-    lines += ["", "model items: what the model wrote for the LLM quizzes; items: what the Tutor kept and sent (the grounded ones,"
+    lines += ["", "model items: what the model wrote for these quizzes (for cloze ones: items it wrote, none of them"
+              " grounded, or none at all); items: what the Tutor kept and sent (an LLM quiz's are the grounded ones,"
               " `core.quiz.grounding`).", f"Target: ≥ {LLM_TARGET:.2f} of LLM items valid. Missed: {verdict}."]
     if refusals:
         lines.append("Quizzes without items: " + ", ".join(f"{k} ×{n}" for k, n in sorted(refusals.items())) + ".")
