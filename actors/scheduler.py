@@ -16,6 +16,7 @@ import psycopg
 from loguru import logger
 from psycopg.rows import dict_row
 
+from actors.tracing import traced
 from core.config import Settings
 from core.ledger.reconcile import reconcile
 from core.logs import setup_logging
@@ -37,6 +38,7 @@ class Scheduler:
         self.tasks = [asyncio.create_task(s.forever()) for s in self.schedules]
         logger.info("scheduler started", jobs=[s.name for s in self.schedules])
 
+    @traced
     async def ping(self) -> dict[str, Any]:
         return {"schedules": {s.name: s.status() for s in self.schedules},
                 "running": sum(not t.done() for t in self.tasks)}

@@ -50,7 +50,9 @@ async def _reconcile_detail(ray_system: RaySystem, ok: bool, timeout: float = 60
     async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=30) as http:
         while time.monotonic() < deadline:
             components = (await http.get("/healthz")).json()["components"]
-            schedule = components["actor:scheduler"]["detail"]["schedules"]["reconcile"]
+            scheduler = components["actor:scheduler"]
+            assert scheduler["status"] == "up", scheduler
+            schedule = scheduler["detail"]["schedules"]["reconcile"]
             if schedule["ok"] is ok:
                 return {**schedule, "wallet": components["actor:wallet_ledger_0"]["detail"]}
             await asyncio.sleep(0.3)
