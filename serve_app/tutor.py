@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ray import serve
-from ray.util.metrics import Counter, Gauge
+from ray.util.metrics import Counter, Gauge, Histogram
 
 from actors.clients import retrieval as retrieval_client
 from actors.clients.wallet import Wallet
@@ -40,17 +40,35 @@ class RetrieverHandle:
 
 
 class RayMetrics:
-    """`core.app.ports.TutorMetrics` as Ray metrics (exported on /metrics)."""
+    """`core.app.ports.TutorMetrics` as Ray metrics (on /metrics with a `ray_` prefix): answers and
+    quizzes by kind and mode, the LLM breaker, tokens in and out, micro-credits charged, and the
+    LLM's time to first token."""
 
     def __init__(self) -> None:
         self.answers = Counter("ustadh_answers", "Answers and quizzes by how they were made",
                                tag_keys=("kind", "mode"))
         self.breaker_open = Gauge("ustadh_breaker_open", "1 while the circuit breaker refuses calls",
                                   tag_keys=("endpoint",))
+        self.tokens = Counter("ustadh_llm_tokens", "Tokens read (in) and written (out) for answers and quizzes",
+                              tag_keys=("kind", "direction"))
+        self.charged = Counter("ustadh_charged_microcredits", "Micro-credits charged for answers and quizzes",
+                               tag_keys=("kind",))
+        self.first = Histogram("ustadh_llm_first_token_seconds", "From asking the LLM to its answer's first piece",
+                               boundaries=[0.25, 0.5, 1, 2, 4, 8, 15, 20, 30, 60, 120])
 
     def made(self, kind: str, mode: str, *, breaker_open: bool) -> None:
         self.answers.inc(tags={"kind": kind, "mode": mode})
         self.breaker_open.set(1 if breaker_open else 0, tags={"endpoint": "llm"})
+
+    def billed(self, kind: str, tokens_in: int, tokens_out: int, charged: int) -> None:
+        for direction, count in (("in", tokens_in), ("out", tokens_out)):
+            if count > 0:
+                self.tokens.inc(count, tags={"kind": kind, "direction": direction})
+        if charged > 0:
+            self.charged.inc(charged, tags={"kind": kind})
+
+    def first_token(self, seconds: float) -> None:
+        self.first.observe(seconds)
 
 
 class TutorApp:

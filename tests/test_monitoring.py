@@ -135,5 +135,6 @@ async def test_our_live_metrics_pass_promtool_and_feed_the_dashboard(ray_system:
     # The rest appear once the thing they count has happened (an answer, an open breaker, an ingestion).
     later = {"ray_ustadh_answers", "ray_ustadh_breaker_open", "ray_ustadh_ingestion_jobs",
              "ray_ustadh_ingestion_chunks", "ray_ustadh_wallet_batch_commands", "ustadh_component_probe_seconds",
-             "ustadh_http_request_seconds"}
+             "ustadh_http_request_seconds", "ray_ustadh_llm_first_token_seconds", "ray_ustadh_llm_tokens",
+             "ray_ustadh_charged_microcredits"}
     assert families - exported <= later, sorted(families - exported - later)

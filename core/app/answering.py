@@ -96,7 +96,7 @@ class Answer:
             await self._record("answered", mode=made.mode, usage=made.usage, cost=charged)
         except Exception:
             logger.exception("could not remember or record an answer")
-        self.app.note("answer", made.mode)
+        self.app.note("answer", made.mode, made.usage, charged)
 
     async def _compose(self, text: str, hits: list[dict[str, Any]], history: list[tuple[str, str]], tier: Tier,
                        made: _Made) -> AsyncIterator[dict[str, Any]]:
@@ -108,9 +108,11 @@ class Answer:
             messages, _ = grounded_messages(text, hits, language, history,
                                             max_context_tokens=self.app.settings.answer_context_tokens)
             completion = self.app.llm.stream(messages, tier.max_answer_tokens)
-            streamed = False
+            streamed, asked = False, time.perf_counter()
             try:
                 async for event in _with_wait_notice(completion, self.app.settings.LLM_WAIT_NOTICE_S):
+                    if event["type"] == "delta" and not streamed:
+                        self.app.metrics.first_token(time.perf_counter() - asked)
                     streamed = streamed or event["type"] == "delta"
                     yield event
                 made.from_llm(self.app.llm.name, checked_answer(completion.text, hits), completion.usage, hits)

@@ -71,6 +71,10 @@ class TutorMetrics(Protocol):
 
     def made(self, kind: str, mode: str, *, breaker_open: bool) -> None: ...
 
+    def billed(self, kind: str, tokens_in: int, tokens_out: int, charged: int) -> None: ...
+
+    def first_token(self, seconds: float) -> None: ...
+
 
 class JobOwner(Protocol):
     """The ingestion jobs' owner (the Ingestor actor, through `actors.clients.ingestion.Ingestion`)."""

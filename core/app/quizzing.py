@@ -88,7 +88,7 @@ class Quiz:
         charged = await hold.close(cost(model, usage.prompt_tokens, usage.completion_tokens))
         mode = "llm" if model != EXTRACTIVE else "extractive"
         await self._record("answered", mode, usage=usage, cost=charged)
-        self.app.note("quiz", mode)
+        self.app.note("quiz", mode, usage, charged)
         return {"type": "quiz", "quiz_id": stored[0]["quiz_id"], "questions": stored, "charged": charged,
                 "language": language, "replayed": False, "drafted": self.drafted}
 

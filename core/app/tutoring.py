@@ -223,5 +223,7 @@ class Tutoring:
         await record(await self.pool(), Outcome(user_id, request_id, kind, status, language, mode, reason,
                                                 usage.prompt_tokens, usage.completion_tokens, cost, latency))
 
-    def note(self, kind: str, mode: str) -> None:
+    def note(self, kind: str, mode: str, usage: Usage, charged: int) -> None:
+        """An answer or quiz made: how, the tokens the model read and wrote, the micro-credits charged."""
         self.metrics.made(kind, mode, breaker_open=self.llm.breaker.state != "closed")
+        self.metrics.billed(kind, usage.prompt_tokens, usage.completion_tokens, charged)
