@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     LOCAL_LLM_PROMPT_TOKENS: int = Field(1000, ge=256, le=32_768)
     LOCAL_LLM_TIMEOUT_S: float = Field(180.0, gt=0, le=3600)
     LLM_WAIT_NOTICE_S: float = Field(20.0, gt=0, le=600)
+    STREAM_COALESCE_MS: float = Field(150.0, ge=0, le=2000)
     LOCAL_LLM_URL: str | None = None
     LOCAL_LLM_KEY: SecretStr | None = None
     LLM_BREAKER_FAILURES: int = Field(3, ge=1, le=100)

@@ -4,6 +4,7 @@ The eval cases (XQuAD ar/en, PIAF fr) skip when ../shared/eval is absent; the ot
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -262,3 +263,16 @@ def test_eval_question_without_its_passage_is_mostly_unsupported() -> None:
         hits = [hit(p["id"], p["text"], title=p["title"]) for p in by_title[other][:5]]
         rejected += extractive_answer(question["question"], hits, "en") is None
     assert rejected / len(questions) >= 0.9
+
+
+async def test_an_answers_pieces_after_the_first_are_joined_per_window() -> None:
+    from core.app.answering import _with_wait_notice  # the Tutor's stream, without Ray
+
+    async def pieces() -> AsyncIterator[str]:
+        for piece in ("Les ", "plantes ", "utilisent ", "la lumière ", "[1]."):
+            yield piece
+
+    each = [e["text"] async for e in _with_wait_notice(pieces(), 60, 0)]
+    joined = [e["text"] async for e in _with_wait_notice(pieces(), 60, 60)]
+    assert each == ["Les ", "plantes ", "utilisent ", "la lumière ", "[1]."]
+    assert joined == ["Les ", "plantes utilisent la lumière [1]."]  # the first at once, the rest as one

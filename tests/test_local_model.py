@@ -219,7 +219,7 @@ async def test_the_tutor_streams_the_local_models_answer_and_bills_the_servers_c
     events = [e async for e in Tutor(small_tutor).ask(user, QUESTION, f"local-{uuid.uuid4().hex}")]
     deltas = [e for e in events if e["type"] == "delta"]
     done = events[-1]
-    assert done["type"] == "done" and done["mode"] == "llm" and len(deltas) > 3, events[-1]
+    assert done["type"] == "done" and done["mode"] == "llm" and len(deltas) >= 2, events[-1]  # first piece, then the rest
     row = await _recorded(pool, user, "answer")
     _, usage = await _server_usage(local, await _same_prompt(local, QUESTION), 1)
     answer_tokens = local_tokens.text_tokens(ChatModel(local).model_path, "".join(d["text"] for d in deltas))  # type: ignore[arg-type]

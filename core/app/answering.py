@@ -110,7 +110,8 @@ class Answer:
             completion = self.app.llm.stream(messages, tier.max_answer_tokens)
             streamed, asked = False, time.perf_counter()
             try:
-                async for event in _with_wait_notice(completion, self.app.settings.LLM_WAIT_NOTICE_S):
+                async for event in _with_wait_notice(completion, self.app.settings.LLM_WAIT_NOTICE_S,
+                                                     self.app.settings.STREAM_COALESCE_MS / 1000):
                     if event["type"] == "delta" and not streamed:
                         self.app.metrics.first_token(time.perf_counter() - asked)
                     streamed = streamed or event["type"] == "delta"
@@ -172,9 +173,13 @@ class _Made:
         self.sources = _cited(answer.text, hits)
 
 
-async def _with_wait_notice(completion: AsyncIterable[str], notice_s: float) -> AsyncIterator[dict[str, Any]]:
+async def _with_wait_notice(completion: AsyncIterable[str], notice_s: float,
+                            coalesce_s: float) -> AsyncIterator[dict[str, Any]]:
     """The completion's pieces as delta events, with one waiting event first when the first piece
-    takes longer than `notice_s` (the model is answering earlier questions)."""
+    takes longer than `notice_s` (the model is answering earlier questions). The first piece goes at
+    once; later ones are joined into one delta per `coalesce_s` (and the rest at the end): each event
+    crosses Ray, the HTTP stream or a Telegram edit, and on a CPU the model shares, fewer events
+    leave it more of the cores."""
     pieces = aiter(completion)
     first = asyncio.ensure_future(anext(pieces))
     try:
@@ -187,8 +192,21 @@ async def _with_wait_notice(completion: AsyncIterable[str], notice_s: float) -> 
     finally:
         first.cancel()
     yield {"type": "delta", "text": piece}
+    async for joined in _coalesced(pieces, coalesce_s):
+        yield {"type": "delta", "text": joined}
+
+
+async def _coalesced(pieces: AsyncIterator[str], window_s: float) -> AsyncIterator[str]:
+    """The pieces joined: what arrived within `window_s` after the last one sent goes as one."""
+    loop, buffer = asyncio.get_running_loop(), ""
+    sent_at = loop.time()
     async for piece in pieces:
-        yield {"type": "delta", "text": piece}
+        buffer += piece
+        if loop.time() - sent_at >= window_s:
+            yield buffer
+            buffer, sent_at = "", loop.time()
+    if buffer:
+        yield buffer
 
 
 def _cited(text: str, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
