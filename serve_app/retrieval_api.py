@@ -25,6 +25,7 @@ from ray import serve
 from core.config import Settings, load_settings
 from core.ledger.tiers import tier as tier_named
 from core.request_id import current_request_id
+from core.retrieval.pipeline import Hit
 from core.retrieval.query import QueryError
 from serve_app import deps
 from serve_app.body_limit import JSON_MAX_BYTES, BodyLimit
@@ -58,22 +59,8 @@ class RetrieveRequest(BaseModel):
     k: Any = None
 
 
-class HitOut(BaseModel):
-    """One passage, as `core.retrieval.pipeline.Hit` is."""
-
-    chunk_id: str
-    text: str
-    score: float
-    title: str
-    source: str
-    url: str | None
-    page: int | None
-    language: str | None
-    document_id: int
-
-
 class RetrieveOut(BaseModel):
-    hits: list[HitOut]
+    hits: list[Hit]  # the pipeline's own dataclass: its fields are the schema
     tier: str
 
 
