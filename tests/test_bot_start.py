@@ -109,7 +109,9 @@ async def test_garbage_language_callback_changes_nothing(running_bot: Any, pool:
     answer = await tg.wait_for("sendMessage", lambda c: c.params["chat_id"] == str(uid), count=2)
     assert answer.shown == help_text(Translator("en"), admin=False)
     assert (await user_row(pool, uid))["language"] == "en"
-    assert len(tg.calls("answerCallbackQuery")) == 2  # both acknowledged, neither acted on
+    # both acknowledged, neither acted on (updates are handled concurrently: /help may answer first)
+    await tg.wait_for("answerCallbackQuery", count=2)
+    assert len(tg.calls("answerCallbackQuery")) == 2 and (await user_row(pool, uid))["language"] == "en"
 
 
 async def test_admins_come_from_settings(running_bot: Any, pool: Any) -> None:
