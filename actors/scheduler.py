@@ -1,9 +1,8 @@
 """Scheduler: the system's own timetable for the jobs no request starts, today the wallet's
 reconciliation every RECONCILE_EVERY_MIN minutes. Reconciling only reads (one consistent snapshot,
 `core.ledger.reconcile`), so it runs beside the shard actors; a mismatch is an ERROR log line with
-the first problems, and `ustadh_reconcile_mismatches` (a gauge; `ray_ustadh_reconcile_mismatches` on
-`/metrics`, as Ray names what actors export) holds how many the
-last run found. Each job's last run, next run and outcome are in this actor's health detail
+the first problems, and `ustadh_reconcile_mismatches` (a gauge; `ray_ustadh_reconcile_mismatches`
+on `/metrics`, as Ray names what actors export) holds how many the last run found. Each job's last run, next run and outcome are in this actor's health detail
 (`/healthz`: `actor:scheduler`). Expiring reservations stays with each wallet shard, the one writer
 of those rows, on its own `core.schedules.Schedule` shown in the shard's detail.
 """
@@ -12,13 +11,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import psycopg
 from loguru import logger
-from psycopg.rows import dict_row
 
 from actors.tracing import traced
 from core.config import Settings
-from core.ledger.reconcile import reconcile
+from core.ledger.reconcile import reconcile_database
 from core.logs import setup_logging
 from core.schedules import Result, Schedule
 
@@ -44,10 +41,7 @@ class Scheduler:
                 "running": sum(not t.done() for t in self.tasks)}
 
     async def _reconcile(self) -> Result:
-        async with await psycopg.AsyncConnection.connect(self.settings.DATABASE_URL or "", autocommit=True,
-                                                         row_factory=dict_row, connect_timeout=10,
-                                                         application_name="scheduler") as conn:
-            report = await reconcile(conn)
+        report = await reconcile_database(self.settings.DATABASE_URL or "", "scheduler")
         self.mismatches.set(len(report.mismatches))
         head, *problems = report.lines()
         if not report.ok:

@@ -12,17 +12,8 @@ import argparse
 import asyncio
 from collections.abc import Callable
 
-import psycopg
-from psycopg.rows import dict_row
-
 from core.config import Settings
-from core.ledger.reconcile import Report, reconcile
-
-
-async def reconcile_database(database_url: str) -> Report:
-    conn = await psycopg.AsyncConnection.connect(database_url, autocommit=True, row_factory=dict_row)
-    async with conn:
-        return await reconcile(conn)
+from core.ledger.reconcile import reconcile_database
 
 
 def _reconcile(settings: Settings, _: argparse.Namespace) -> int:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 
 _QUERY = """
 WITH e AS (SELECT user_id, sum(credits) AS credits, sum(debits) AS debits, sum(pending_delta) AS pending
@@ -67,6 +69,14 @@ def _mismatches(row: dict[str, Any]) -> list[Mismatch]:
               ("available >= 0", row["credits"] - row["debits"] - row["pending"],
                max(0, row["credits"] - row["debits"] - row["pending"]))]
     return [Mismatch(uid, name, int(stored), int(expected)) for name, stored, expected in checks if stored != expected]
+
+
+async def reconcile_database(database_url: str, application_name: str = "reconcile") -> Report:
+    """`reconcile` on a connection of its own (the CLI's `ustadh jobs reconcile`, the Scheduler)."""
+    conn = await psycopg.AsyncConnection.connect(database_url, autocommit=True, row_factory=dict_row,
+                                                 connect_timeout=10, application_name=application_name)
+    async with conn:
+        return await reconcile(conn)
 
 
 async def reconcile(conn: AsyncConnection[dict[str, Any]]) -> Report:
