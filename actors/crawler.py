@@ -172,13 +172,14 @@ class Crawler:
 
         from actors.clients.ingestion import Ingestion
         from core.db.pool import open_pool
+        from core.db.roles import Role
         from core.logs import setup_logging
         from core.scrape.fetch import PageFetcher
 
         setup_logging(settings, "crawler")
         self.settings = settings
         self.pause_after = max(1, pause_after)
-        self.pool = await open_pool(settings.DATABASE_URL or "", max_size=5, name="crawler")
+        self.pool = await open_pool(settings.DATABASE_URL or "", Role.CRAWLER, max_size=5, name="crawler")
         self.redis = aioredis.Redis.from_url(settings.REDIS_URL or "", socket_connect_timeout=2, socket_timeout=10)
         self.fetcher = PageFetcher(settings, self.redis)
         self.ingestion = Ingestion()

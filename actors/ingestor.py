@@ -47,6 +47,7 @@ from core.config import Settings
 from core.corpus import store
 from core.corpus.cache import ChunkCache, bump_generation
 from core.db.pool import open_pool
+from core.db.roles import Role
 from core.embeddings import EmbeddingError
 from core.ingest import jobs
 from core.ingest.extract import ExtractionError, extract
@@ -84,7 +85,7 @@ class Ingestor:
         self.settings = settings
         self.chunking = ChunkSettings(settings.CHUNK_TOKENS, settings.CHUNK_OVERLAP_TOKENS)
         await asyncio.to_thread(load_models, self.chunking)
-        self.pool = await open_pool(settings.DATABASE_URL or "", max_size=10, name="ingestor")
+        self.pool = await open_pool(settings.DATABASE_URL or "", Role.INGESTOR, max_size=10, name="ingestor")
         redis = aioredis.Redis.from_url(settings.REDIS_URL or "", socket_connect_timeout=2, socket_timeout=5)
         self.cache = ChunkCache(redis, self.pool, settings.CHUNK_CACHE_TTL_S)
         self.fetcher = ingestion_fetcher(settings)

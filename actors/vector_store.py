@@ -107,6 +107,20 @@ class VectorStore:
         return int(rows[0]["count(*)"])
 
     @traced
+    async def rows(self, name: str, ids: list[str]) -> tuple[list[str], np.ndarray, list[dict[str, Any]]]:
+        """The stored rows of these ids (those that exist, in no set order): ids, vectors, metadata."""
+        await self._ready(name)
+        found = await asyncio.to_thread(self.client.get, name, ids=ids, output_fields=["vector", *_METADATA])
+        vectors = np.asarray([row["vector"] for row in found], np.float32)
+        return [row["id"] for row in found], vectors, [{k: row[k] for k in _METADATA} for row in found]
+
+    @traced
+    async def collections(self) -> dict[str, int]:
+        """Every collection and how many rows it holds."""
+        names = await asyncio.to_thread(self.client.list_collections)
+        return {name: await self.count(name) for name in names}
+
+    @traced
     async def search(self, name: str, vectors: np.ndarray, limit: int, filter: str = "") -> list[list[dict[str, Any]]]:
         """For each query vector, up to `limit` hits: id, score and metadata, best first."""
         await self._ready(name)

@@ -32,6 +32,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from actors.tracing import traced
 from core.config import Settings
+from core.db.roles import Role, role_url
 from core.ledger import store
 from core.ledger.commands import Command, ExpireDue, Mutation
 from core.ledger.errors import LedgerError, WalletUnavailable, WrongShard
@@ -85,12 +86,13 @@ class WalletLedger:
         self.name = f"wallet_ledger_{shard}"
         setup_logging(settings, self.name)
         self.settings = settings
+        self.url = role_url(settings.DATABASE_URL or "", Role.WALLET)
         self.shard = Shard(shard, settings.WALLET_SHARDS)
         self.queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self.metrics = _Metrics(shard)
         self.held: _Queued | None = None
         self.conn: psycopg.AsyncConnection[dict[str, Any]] | None = None
-        self.reads = AsyncConnectionPool(settings.DATABASE_URL or "", min_size=1, max_size=2, open=False,
+        self.reads = AsyncConnectionPool(role_url(settings.DATABASE_URL or "", Role.WALLET), min_size=1, max_size=2, open=False,
                                          name=f"{self.name}-reads", timeout=10,
                                          kwargs={"row_factory": dict_row, "application_name": self.name})
         await self.reads.open(wait=False)
@@ -239,7 +241,7 @@ class WalletLedger:
 
     async def _connection(self) -> psycopg.AsyncConnection[dict[str, Any]]:
         if self.conn is None or self.conn.closed:
-            self.conn = await psycopg.AsyncConnection.connect(self.settings.DATABASE_URL or "", autocommit=True,
+            self.conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True,
                                                               row_factory=dict_row, application_name=self.name,
                                                               connect_timeout=5, options=store.CONNECTION_OPTIONS)
         return self.conn

@@ -113,7 +113,7 @@ async def run(settings: Settings, llm_handle: Any, args: argparse.Namespace) -> 
     telegram_ids = [950_000 + i for i in range(args.chats + 1)]
     user_ids = await learners(settings, telegram_ids)
     baseline = await direct_baseline(llm_handle, user_ids[-1], 20)
-    pool = await open_pool(settings.DATABASE_URL or "", max_size=8, name="bench")
+    pool = await open_pool(settings.DATABASE_URL or "", None, max_size=8, name="bench")
     async with FakeTelegram() as tg:
         bot_settings = settings.model_copy(update={"TELEGRAM_BOT_TOKEN": SecretStr(tg.token),
                                                    "TELEGRAM_API_BASE": tg.base_url})

@@ -252,7 +252,7 @@ async def learners(settings: Settings, n: int, tier: str) -> list[tuple[int, str
     from core.db.pool import open_pool
     from core.ledger.tiers import MICRO
 
-    pool = await open_pool(settings.DATABASE_URL or "", max_size=2, name="bench")
+    pool = await open_pool(settings.DATABASE_URL or "", None, max_size=2, name="bench")
     try:
         async with pool.connection() as conn:
             rows = await (await conn.execute(

@@ -173,7 +173,7 @@ async def admin_token(settings: Settings) -> str:
     from core.db import api_tokens
     from core.db.pool import open_pool
 
-    pool = await open_pool(settings.DATABASE_URL or "", max_size=2, name="bench")
+    pool = await open_pool(settings.DATABASE_URL or "", None, max_size=2, name="bench")
     async with pool.connection() as conn:
         user = (await (await conn.execute(
             "INSERT INTO users (first_name, tier) VALUES ('bench', 'standard') RETURNING id")).fetchone())["id"]

@@ -17,6 +17,7 @@ from actors.tracing import traced
 from bot.app import build_bot, build_dispatcher, publish_commands
 from core.config import Settings
 from core.db.pool import open_pool
+from core.db.roles import Role
 from core.logs import setup_logging
 
 OPTIONS = {"num_cpus": 0.1, "max_restarts": -1}
@@ -38,7 +39,7 @@ class TelegramBot:
         """Connect, publish the command menu, then poll or register the webhook; returns the mode."""
         if self.dp is not None:
             return self.mode
-        self.pool = await open_pool(self.settings.DATABASE_URL or "", max_size=8, name="bot")
+        self.pool = await open_pool(self.settings.DATABASE_URL or "", Role.BOT, max_size=8, name="bot")
         self.bot = build_bot(self.settings)
         self.dp = build_dispatcher(self.settings, self.pool)
         await publish_commands(self.bot, self.settings.ADMIN_TELEGRAM_IDS)

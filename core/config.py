@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     WALLET_BATCH_WINDOW_MS: float = Field(0.0, ge=0, le=100)
     WALLET_EXPIRY_SWEEP_S: float = Field(5.0, gt=0, le=3600)
     RECONCILE_EVERY_MIN: float = Field(60.0, gt=0, le=10080)
+    EXPORT_EVERY_H: float = Field(24.0, ge=0, le=24 * 365)
+    EXPORT_KEEP: int = Field(7, ge=1, le=1000)
     WALLET_RESERVATION_TTL_S: float = Field(300.0, gt=0, le=30 * 24 * 3600)
     WALLET_RETRY_S: float = Field(60.0, gt=0, le=600)
     EMBED_BATCH_MAX: int = Field(64, ge=1, le=2048)
@@ -203,6 +205,11 @@ class Settings(BaseSettings):
     def ingest_dir(self) -> Path:
         """Where ingestion jobs keep their input and the output of each finished stage."""
         return self.DATA_DIR / "ingest"
+
+    @property
+    def exports_dir(self) -> Path:
+        """Where the scheduled exports go (EXPORT_EVERY_H), the last EXPORT_KEEP kept."""
+        return self.DATA_DIR / "exports"
 
     @property
     def ingest_max_bytes(self) -> int:

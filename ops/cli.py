@@ -10,6 +10,7 @@ from loguru import logger
 from core.config import Settings, SettingsError, load_settings
 from core.db.migrate import MigrationError, migrate
 from core.logs import setup_logging
+from ops.backup import run_export, run_restore
 from ops.datadir import DataDirBusy
 from ops.embedded import EmbeddedError
 from ops.eval import EVAL, run_eval
@@ -52,6 +53,10 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] =
     "sources": ("manage web sources through the running system: add, list, pause, resume", run_sources),
     "users": ("manage users and HTTP API tokens through the running system: add, list, role, tier, token, revoke",
               run_users),
+    "export": ("write a disaster-recovery archive of everything a restore needs (rows, token hashes, vectors) "
+               "to PATH, with a progress bar", run_export),
+    "restore": ("load an export archive into an empty, stopped system (refuses a non-empty one, a damaged "
+                "archive or a newer schema)", run_restore),
     "eval": ("measure retrieval on ../shared/eval (recall@k, MRR, nDCG@10) beside the BM25 baseline; "
              "--answers: the Tutor's answers (contains-gold, F1, citations, language, refusals, TTFT) beside the "
              "extractive path; --quizzes: the share of valid quiz items", run_eval),
@@ -74,6 +79,8 @@ def parser() -> argparse.ArgumentParser:
             user_arguments(command)
         if name == "sources":
             source_arguments(command)
+        if name in ("export", "restore"):
+            command.add_argument("path", metavar="PATH")
         if name == "sync":
             command.add_argument("source")
         if name == "eval":

@@ -75,7 +75,7 @@ async def eval_learner(settings: Settings, requests: int) -> AsyncIterator[Learn
     from ops.services import resolved_settings
 
     with resolved_settings(settings) as resolved:
-        pool = await open_pool(resolved.DATABASE_URL or "", max_size=2, name="eval")
+        pool = await open_pool(resolved.DATABASE_URL or "", None, max_size=2, name="eval")
         try:
             wallet = Wallet(settings)
             accounts = Accounts(pool, WalletView(wallet))

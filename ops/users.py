@@ -74,7 +74,7 @@ async def _run(database_url: str, settings: Settings, args: argparse.Namespace) 
     from actors.clients.wallet import Wallet
     from core.app.wallet_view import WalletView
 
-    pool = await open_pool(database_url, max_size=2, name="cli")
+    pool = await open_pool(database_url, None, max_size=2, name="cli")
     wallet = Wallet(settings)
     accounts = Accounts(pool, WalletView(wallet))
     try:

@@ -28,6 +28,7 @@ from core.app.top_ups import TopUps
 from core.app.wallet_view import WalletView
 from core.config import Settings
 from core.db.pool import open_pool
+from core.db.roles import Role
 from core.user import Principal
 
 
@@ -51,7 +52,8 @@ class Resources:
         if self._pool is None:
             async with self._lock:  # only the first requests wait; the pool opens once
                 if self._pool is None:
-                    self._pool = await open_pool(self.settings.DATABASE_URL or "", max_size=10, name="gateway")
+                    self._pool = await open_pool(self.settings.DATABASE_URL or "", Role.GATEWAY, max_size=10,
+                                                 name="gateway")
         return self._pool
 
     async def accounts(self) -> Accounts:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from actors import registry
 from actors.tracing import call
 from core.config import Settings
+from core.db.roles import Role, role_url
 from core.health import Probe, local_model_alive, postgres_alive, probe, redis_alive
 
 
@@ -25,7 +26,7 @@ class HealthReport:
     async def collect(self) -> dict[str, Probe]:
         names = registry.actor_names(self.settings)
         checks = [
-            probe(postgres_alive(self.settings.DATABASE_URL or "", self.timeout), self.timeout),
+            probe(postgres_alive(role_url(self.settings.DATABASE_URL or "", Role.GATEWAY), self.timeout), self.timeout),
             probe(redis_alive(self.redis), self.timeout),
             *(probe(self._ping_actor(name), self.timeout) for name in names),
         ]

@@ -115,7 +115,7 @@ def settings(data_dir: Path, database_url: str, redis_url: str) -> Settings:
                              HAPROXY_METRICS_PORT=free_port(), SERVE_FALLBACK_PORT=free_port(), LOG_LEVEL="DEBUG",
                              ADMIN_TELEGRAM_IDS="900001", INGEST_MAX_MB=1, INGEST_RETRY_BASE_S=0.2,
                              INGEST_MAX_ATTEMPTS=3, WALLET_SHARDS=2, SCRAPE_ALLOW=f"127.0.0.1:{ALLOWED_SITE_PORT}",
-                             RECONCILE_EVERY_MIN=0.02)
+                             RECONCILE_EVERY_MIN=0.02, EXPORT_EVERY_H=0.02, EXPORT_KEEP=2)
     setup_logging(resolved, "tests")
     migrate(database_url)
     return resolved
@@ -125,7 +125,7 @@ def settings(data_dir: Path, database_url: str, redis_url: str) -> Settings:
 async def pool(settings: Settings) -> AsyncIterator[Any]:
     from core.db.pool import open_pool
 
-    opened = await open_pool(settings.DATABASE_URL or "", max_size=10, name="tests")
+    opened = await open_pool(settings.DATABASE_URL or "", None, max_size=10, name="tests")
     yield opened
     await opened.close()
 
@@ -158,14 +158,18 @@ def cli_env(ray_system: RaySystem, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 @pytest.fixture(scope="session")
 def ray_system(settings: Settings) -> Iterator[RaySystem]:
-    """Ray on loopback with the system actors and the gateway deployed, as `ustadh up` does."""
+    """Ray on loopback with the system actors and the gateway deployed, as `ustadh up` does, holding
+    DATA_DIR's lock as it does (a CLI command sees the system running)."""
     import ray
     from ray import serve
 
+    from ops.datadir import DataDirLock
     from ops.ray_local import start_ray
     from ops.system_actors import start_actors
     from serve_app import applications
 
+    lock = DataDirLock(settings.run_dir)
+    lock.acquire()
     start_ray(settings, dashboard=False)
     handles = start_actors(settings)
     ray.get([h.ping.remote() for h in handles.values()])
@@ -173,3 +177,4 @@ def ray_system(settings: Settings) -> Iterator[RaySystem]:
     yield RaySystem(settings, f"http://127.0.0.1:{settings.HTTP_PORT}", handles)
     serve.shutdown()
     ray.shutdown()
+    lock.release()

@@ -49,6 +49,7 @@ from core.app.quizzing import Quiz
 from core.app.wallet_view import WalletView
 from core.config import Settings
 from core.db.pool import open_pool
+from core.db.roles import Role
 from core.ledger.errors import IdempotencyConflict, InsufficientFunds, LedgerError
 from core.ledger.model import Reservation, Status
 from core.ledger.tiers import EXTRACTIVE, Tier
@@ -123,7 +124,7 @@ class Tutoring:
         if self._pool is None:
             async with self._pool_lock:
                 if self._pool is None:
-                    self._pool = await open_pool(self.settings.DATABASE_URL or "", max_size=8, name="tutor")
+                    self._pool = await open_pool(self.settings.DATABASE_URL or "", Role.TUTOR, max_size=8, name="tutor")
         return self._pool
 
     async def learner(self, user_id: int) -> tuple[Tier, str]:

@@ -41,6 +41,18 @@ class Migration:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
 
+def latest_version(directory: Path = MIGRATIONS_DIR) -> int:
+    """The schema version this code brings a database to."""
+    return max((m.version for m in discover(directory)), default=0)
+
+
+def applied_version(conn: psycopg.Connection) -> int | None:
+    """The newest migration recorded in a database; None for a database never migrated."""
+    if conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
+        return None
+    return conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
 def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     """Every migration file in version order; a malformed name or duplicate version is an error."""
     found: dict[int, Migration] = {}
@@ -76,9 +88,10 @@ def _apply_one(conn: psycopg.Connection, migration: Migration) -> None:
         raise MigrationError(migration.path.name, str(exc).strip()) from exc
 
 
-def migrate(database_url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply pending migrations; returns the file names applied now (empty when up to date)."""
-    migrations = discover(directory)
+def migrate(database_url: str, directory: Path = MIGRATIONS_DIR, upto: int | None = None) -> list[str]:
+    """Apply pending migrations (up to version `upto` when given, as a restore of an older export
+    needs); returns the file names applied now (empty when up to date)."""
+    migrations = [m for m in discover(directory) if upto is None or m.version <= upto]
     applied_now: list[str] = []
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
