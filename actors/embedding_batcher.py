@@ -10,6 +10,10 @@ Each caller gets exactly its own vectors back, in the order of its texts. A requ
 EMBED_BATCH_MAX is split across batches and reassembled. The model runs off the event loop (the
 offline back end uses `asyncio.to_thread`, the OpenAI one is plain async I/O), so `ping`, `info`
 and `stats` answer while a batch is being embedded.
+Metrics (Ray's, `ray_`-prefixed on `/metrics`), by kind (query, passage): `ustadh_embedding_batch_texts`
+(texts per model call) and `ustadh_embedding_batch_seconds` (a batch's model call), of the batches
+embedded; `ustadh_embedding_queue_depth`, the texts waiting for a batch, sampled every second (Ray
+drops a gauge that is not set again within two export intervals).
 """
 from __future__ import annotations
 
@@ -28,6 +32,27 @@ from core.embeddings import KINDS, EmbeddingError, make_embedder
 from core.logs import setup_logging
 
 OPTIONS = {"num_cpus": 0.1, "max_restarts": -1, "max_task_retries": 3}
+_DEPTH_SAMPLE_S = 1.0
+
+
+class _Metrics:
+    """The batcher's Ray metrics: every embedded batch's size and model time, and the queue's depth."""
+
+    def __init__(self, batch_max: int) -> None:
+        from ray.util import metrics
+
+        sizes = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+        self.texts = metrics.Histogram("ustadh_embedding_batch_texts", "Texts per embedding model call",
+                                       boundaries=[b for b in sizes if b < batch_max] + [batch_max],
+                                       tag_keys=("kind",))
+        self.seconds = metrics.Histogram("ustadh_embedding_batch_seconds", "An embedding batch's model call",
+                                         boundaries=[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+                                         tag_keys=("kind",))
+        self.depth = metrics.Gauge("ustadh_embedding_queue_depth", "Texts waiting for an embedding batch")
+
+    def embedded(self, kind: str, texts: int, seconds: float) -> None:
+        self.texts.observe(texts, tags={"kind": kind})
+        self.seconds.observe(seconds, tags={"kind": kind})
 
 
 @dataclass
@@ -48,6 +73,7 @@ class EmbeddingBatcher:
         self._queued = 0
         self._wakeup: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._sampler: asyncio.Task[None] | None = None
         self.parallelism: int = getattr(self.embedder, "parallelism", 1)
         self._slots = asyncio.Semaphore(self.parallelism)
         self._running: set[asyncio.Task[None]] = set()
@@ -57,6 +83,7 @@ class EmbeddingBatcher:
         self._model_s = 0.0
         self._most_at_once = 0
         self._sizes: deque[int] = deque(maxlen=1024)
+        self._metrics = _Metrics(self.batch_max)
         logger.info("embedding batcher ready", model=self.embedder.name, dimension=self.embedder.dimension,
                     batch_max=self.batch_max, window_ms=settings.EMBED_BATCH_WINDOW_MS)
 
@@ -72,7 +99,7 @@ class EmbeddingBatcher:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.embedder.dimension), dtype=np.float32)
-        self._ensure_worker()
+        self._ensure_tasks()
         loop = asyncio.get_running_loop()
         parts = [_Request(texts[i:i + self.batch_max], loop.create_future())
                  for i in range(0, len(texts), self.batch_max)]
@@ -87,6 +114,7 @@ class EmbeddingBatcher:
     @traced
     async def ping(self) -> dict[str, Any]:
         """Health: the actor answers (even mid-batch) and names its model."""
+        self._ensure_tasks()  # the queue depth is sampled from the first probe on, not the first request
         return {"model": self.embedder.name, "dimension": self.embedder.dimension, "queued": self._queued}
 
     @traced
@@ -106,11 +134,18 @@ class EmbeddingBatcher:
 
     # ----------------------------------------------------------------- batching
 
-    def _ensure_worker(self) -> None:
+    def _ensure_tasks(self) -> None:
         if self._wakeup is None:
             self._wakeup = asyncio.Event()
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._run(), name="embedding-batcher")
+        if self._sampler is None or self._sampler.done():
+            self._sampler = asyncio.get_running_loop().create_task(self._sample_depth(), name="queue-depth")
+
+    async def _sample_depth(self) -> None:
+        while True:
+            self._metrics.depth.set(self._queued)
+            await asyncio.sleep(_DEPTH_SAMPLE_S)
 
     async def _run(self) -> None:
         assert self._wakeup is not None
@@ -178,6 +213,7 @@ class EmbeddingBatcher:
         self._largest = max(self._largest, len(texts))
         self._model_s += elapsed
         self._sizes.append(len(texts))
+        self._metrics.embedded(kind, len(texts), elapsed)
         offset = 0
         for request in live:
             count = len(request.texts)

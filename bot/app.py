@@ -24,6 +24,7 @@ from actors.clients.tutor import Tutor
 from actors.clients.wallet import Wallet
 from bot import commands
 from bot.middlewares.i18n import I18nMiddleware
+from bot.middlewares.metrics import UpdateMetricsMiddleware
 from bot.middlewares.request_id import RequestIdMiddleware
 from bot.middlewares.retry_after import RetryAfterMiddleware
 from bot.middlewares.user import UserMiddleware
@@ -62,6 +63,7 @@ def build_dispatcher(settings: Settings, pool: AsyncConnectionPool, tutor: Tutor
                     web_sources=WebSources(Crawls()), statistics=Statistics(pool),
                     reindexing=Reindexing(Ingestion()), ingestion=Ingestion(), retrieval=Retrieval(),
                     tutor=tutor or Tutor())
+    dp.update.outer_middleware(UpdateMetricsMiddleware())
     dp.update.outer_middleware(RequestIdMiddleware())
     dp.update.outer_middleware(UserMiddleware(accounts, settings.ADMIN_TELEGRAM_IDS))
     dp.update.outer_middleware(I18nMiddleware())

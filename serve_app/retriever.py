@@ -9,6 +9,9 @@ goes to the Reranker actor (results cached in Redis by query, candidate ids and 
 text comes through the Redis chunk cache. A circuit breaker guards the embedding endpoint when it
 is an external one: while open, retrieval answers from BM25 alone. With an LLM the query is also
 translated into the searched material's other languages (cached in Redis) for cross-lingual BM25.
+Metrics (Ray's, `ray_`-prefixed on `/metrics`): `ustadh_retrieval_stage_seconds` by pipeline stage
+(the pipeline's `Trace`), `ustadh_retrieval_cache_total` lookups by cache (query-embedding,
+translation, rerank, chunk) and outcome (hit, miss), and the embeddings breaker `ustadh_breaker_open`.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ import redis.asyncio as aioredis
 from loguru import logger
 from psycopg_pool import AsyncConnectionPool
 from ray.exceptions import RayActorError, RayTaskError
-from ray.util.metrics import Gauge
+from ray.util.metrics import Counter, Gauge, Histogram
 from redis.exceptions import RedisError
 
 from actors import registry
@@ -39,7 +42,7 @@ from core.logs import setup_logging
 from core.request_id import bound
 from core.resilience.breaker import CircuitBreaker
 from core.retrieval.bm25 import LexicalIndex
-from core.retrieval.pipeline import Trace, retrieve
+from core.retrieval.pipeline import STAGES, Trace, retrieve
 from core.retrieval.query import Query, parse
 from core.retrieval.translation import parse_translations, translation_messages, wanted
 from core.text import language
@@ -63,6 +66,30 @@ class Corpus:
         self.collection: store.Collection | None = None
 
 
+class RetrievalMetrics:
+    """A replica's retrieval metrics: seconds per pipeline stage, cache lookups by cache and outcome."""
+
+    def __init__(self) -> None:
+        self.stage = Histogram("ustadh_retrieval_stage_seconds", "Retrieval time by pipeline stage",
+                               boundaries=[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+                               tag_keys=("stage",))
+        self.cache = Counter("ustadh_retrieval_cache", "Retrieval cache lookups by cache and outcome",
+                             tag_keys=("cache", "outcome"))
+
+    def traced(self, trace: Trace) -> None:
+        for stage in STAGES:
+            if stage in trace.seconds:
+                self.stage.observe(trace.seconds[stage], tags={"stage": stage})
+
+    def looked_up(self, cache: str, hit: bool) -> None:
+        self.cache.inc(tags={"cache": cache, "outcome": "hit" if hit else "miss"})
+
+    def chunks_looked_up(self, hits: int, misses: int) -> None:
+        for outcome, count in (("hit", hits), ("miss", misses)):
+            if count:
+                self.cache.inc(count, tags={"cache": "chunk", "outcome": outcome})
+
+
 class RetrieverApp:
     def __init__(self, settings: Settings) -> None:
         setup_logging(settings, "retriever")
@@ -77,6 +104,7 @@ class RetrieverApp:
         self.breaker_open = Gauge("ustadh_breaker_open", "1 while the circuit breaker refuses calls",
                                   tag_keys=("endpoint",))
         self.breaker_reported: int | None = None
+        self.metrics = RetrievalMetrics()
         self.handles: dict[str, Any] = {}
         self.reranker_model, self.reranker_asked = "none", float("-inf")
         language.preload()  # not inside the first question
@@ -91,6 +119,7 @@ class RetrieverApp:
             ports = _Ports(self, source_ids)
             hits = await retrieve(query, ports, rerank=tier_of(tier).rerank, on_trace=ports.note)
             self._report_breaker()
+            self.metrics.traced(ports.trace)
             logger.info("retrieved", k=k, hits=len(hits), language=query.language, dense=ports.trace.dense,
                         reranked=ports.trace.reranked, translations=ports.trace.translations)
             return [hit.to_json() for hit in hits]
@@ -177,6 +206,7 @@ class _Ports:
             return None
         key = f"qemb:{collection.name}:{_digest(query.matching)}"
         cached = await _cache_get(self.app.redis, key)
+        self.app.metrics.looked_up("query-embedding", cached is not None)
         if cached is not None:
             return np.frombuffer(cached, dtype=np.float32)
         guarded = uses_openai(self.app.settings)
@@ -235,6 +265,7 @@ class _Ports:
             return []
         key = f"qtr:{llm.name}:{_digest(query.language + '>' + ','.join(targets) + '|' + query.text)}"
         cached = await _cache_get(self.app.redis, key)
+        self.app.metrics.looked_up("translation", cached is not None)
         if cached is not None:
             return json.loads(cached)
         try:
@@ -253,6 +284,7 @@ class _Ports:
         ids = [c["id"] for c in candidates]
         key = f"rerank:{model}:{_digest(query.matching + '|' + ','.join(ids))}"
         cached = await _cache_get(self.app.redis, key)
+        self.app.metrics.looked_up("rerank", cached is not None)
         if cached is not None:
             return json.loads(cached)
         order = await call(reranker.rerank, query.text, [c["text"] for c in candidates])
@@ -265,7 +297,7 @@ class _Ports:
     async def chunks(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         await self.app.connect()
         assert self.app.cache is not None
-        return await self.app.cache.get(ids)
+        return await self.app.cache.get(ids, on_lookup=self.app.metrics.chunks_looked_up)
 
 
 def _digest(text: str) -> str:

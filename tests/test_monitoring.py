@@ -2,7 +2,10 @@
 `promtool check config|rules` on the scrape config and the alert rules, `promtool check metrics` on
 our own families of a live `/metrics`, and the Grafana dashboard's JSON (its shape as Grafana
 loads it, every panel's PromQL parsed by promtool, every metric it names exported by the system).
-promtool comes with Debian's `prometheus` package; without it those checks are skipped."""
+The live test first drives what the new families count: an ingestion, the same new question to
+`POST /retrieve` twice (embedding batches, retrieval stages, a query-embedding cache miss then hit),
+and the bot actor polling a fake Bot API (a message whose reply meets a 429, a button press, a poll
+answer). promtool comes with Debian's `prometheus` package; without it those checks are skipped."""
 from __future__ import annotations
 
 import asyncio
@@ -12,16 +15,28 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
+import ray
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
+from actors.clients.ingestion import Ingestion
 from actors.clients.wallet import Wallet
+from bot.actor import OPTIONS as BOT_OPTIONS
+from bot.actor import TelegramBot
+from core.db import api_tokens
 from tests.conftest import RaySystem, new_users
+from tests.corpus_texts import ENGLISH
+from tests.fakes.telegram import FakeTelegram
+from tests.telegram_chat import bearer
+from tests.test_ingestion import wait_job
 
 MONITORING = Path(__file__).resolve().parents[1] / "ops" / "monitoring"
 DASHBOARD = MONITORING / "grafana-ustadh.json"
@@ -104,18 +119,85 @@ def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-async def _live_metrics(ray_system: RaySystem, wanted: set[str], timeout: float = 120) -> str:
-    """/metrics once every family in `wanted` is in it (Ray exports actors' metrics every few seconds)."""
-    deadline, text, names = time.monotonic() + timeout, "", set()
+async def _retrieved_twice(ray_system: RaySystem, pool: Any) -> None:
+    """A document indexed (or already there), then a question never asked before, asked twice."""
+    client = Ingestion()
+    job = await client.submit_file(ENGLISH.encode(), "lesson.txt", uri=f"monitoring-test:{uuid.uuid4().hex}")
+    done = await wait_job(client, job["id"])
+    assert done["state"] == "indexed" or done["error_code"] == "duplicate", done
+    [user] = await new_users(pool)
+    key = await api_tokens.issue(pool, user, "learner")
+    question = f"how do plants use water {uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=60) as http:
+        for _ in range(2):
+            answer = await http.post("/retrieve", json={"query": question}, headers=bearer(key))
+            assert answer.status_code == 200, answer.text
+
+
+@asynccontextmanager
+async def _bot_talked_to(ray_system: RaySystem) -> AsyncIterator[None]:
+    """The bot actor polling a fake Bot API, after a /start (its reply refused once with 429), a
+    press of a button it does not know and a poll answer; it keeps running inside the block."""
+    async with FakeTelegram() as tg:
+        settings = ray_system.settings.model_copy(update={"TELEGRAM_BOT_TOKEN": SecretStr(tg.token),
+                                                          "TELEGRAM_API_BASE": tg.base_url})
+        actor = ray.remote(**BOT_OPTIONS)(TelegramBot).remote(settings)
+        try:
+            assert await actor.start.remote() == "polling"
+            tg.inject_429("sendMessage", retry_after=1)
+            tg.message_update(chat_id=830001, user_id=830001, text="/start")
+            await tg.wait_for("sendMessage", count=2, timeout=20)  # refused, then sent
+            tg.callback_update(user_id=830001, chat_id=830001, data="no-such-button")
+            await tg.wait_for("answerCallbackQuery", timeout=20)
+            tg.poll_answer_update("no-such-poll", user_id=830001, option_ids=[0])
+            yield
+        finally:
+            await actor.stop.remote()
+            ray.kill(actor)
+
+
+def _labels(text: str, family: str, *labels: str) -> set[tuple[str, ...]]:
+    """The values of `labels` on the samples of `family` (a counter's `_total` samples only)."""
+    return {tuple(s.labels[label] for label in labels) for f in text_string_to_metric_families(text)
+            if f.name == family for s in f.samples
+            if (f.type != "counter" or s.name.endswith("_total")) and all(label in s.labels for label in labels)}
+
+
+# What `_retrieved_twice` and `_bot_talked_to` leave on /metrics: family -> its labels, values they must show.
+TRAFFIC_SHOWS: dict[str, tuple[tuple[str, ...], set[tuple[str, ...]]]] = {
+    "ray_ustadh_retrieval_stage_seconds": (("stage",), {(s,) for s in ("embed", "dense", "lexical", "fuse", "chunks")}),
+    "ray_ustadh_retrieval_cache": (("cache", "outcome"), {("query-embedding", "miss"), ("query-embedding", "hit")}),
+    "ray_ustadh_embedding_batch_texts": (("kind",), {("query",)}),
+    "ray_ustadh_bot_updates": (("type",), {("message",), ("callback_query",), ("poll_answer",)}),
+    "ray_ustadh_bot_handler_seconds": (("type",), {("message",), ("callback_query",), ("poll_answer",)}),
+    "ray_ustadh_telegram_retry_after": (("method", "outcome"), {("sendMessage", "retried")}),
+}
+
+
+def _traffic_unseen(text: str) -> list[str]:
+    """What TRAFFIC_SHOWS expects that this /metrics text does not show (yet)."""
+    unseen = []
+    for family, (labels, values) in TRAFFIC_SHOWS.items():
+        if missing := values - _labels(text, family, *labels):
+            unseen.append(f"{family} {sorted(missing)}")
+    return unseen
+
+
+async def _live_metrics(ray_system: RaySystem, wanted: set[str], timeout: float = 120,
+                        unseen: Callable[[str], list[str]] = lambda text: []) -> str:
+    """/metrics once every family in `wanted` is in it and `unseen` finds nothing missing from it (Ray
+    exports actors' metrics every few seconds)."""
+    deadline, text, missing = time.monotonic() + timeout, "", []
     async with httpx.AsyncClient(base_url=ray_system.base_url, timeout=30) as http:
         while time.monotonic() < deadline:
             await http.get("/healthz")
             text = (await http.get("/metrics")).text
             names = {f.name for f in text_string_to_metric_families(text)}
-            if wanted <= names:
+            missing = sorted(wanted - names) or unseen(text)
+            if not missing:
                 return text
             await asyncio.sleep(2)
-    raise AssertionError(f"not exported: {sorted(wanted - names)}")
+    raise AssertionError(f"not exported: {missing}")
 
 
 @needs_promtool
@@ -126,8 +208,11 @@ async def test_our_live_metrics_pass_promtool_and_feed_the_dashboard(ray_system:
     families = {name.removesuffix("_total") for name in named}  # the parser names a counter without _total
     always = {"ustadh_http_requests", "ustadh_component_up", "ray_ustadh_wallet_operations",
               "ray_ustadh_wallet_commit_seconds", "ray_ustadh_reconcile_mismatches"}
-    assert always <= families
-    text = await _live_metrics(ray_system, always)
+    driven = {*TRAFFIC_SHOWS, "ray_ustadh_embedding_batch_seconds", "ray_ustadh_embedding_queue_depth"}
+    assert always | driven <= families
+    await _retrieved_twice(ray_system, pool)
+    async with _bot_talked_to(ray_system):
+        text = await _live_metrics(ray_system, always | driven, unseen=_traffic_unseen)
     ours = "\n".join(RAY_LABELS.sub("", line).replace(",}", "}") for line in text.splitlines() if OURS.match(line))
     checked = promtool("check", "metrics", stdin=ours + "\n")
     assert checked.returncode == 0, checked.stdout + checked.stderr

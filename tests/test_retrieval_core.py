@@ -12,7 +12,7 @@ from core.retrieval.analysis import terms
 from core.retrieval.bm25 import LexicalIndex
 from core.retrieval.fusion import fuse
 from core.retrieval.metrics import score
-from core.retrieval.pipeline import retrieve
+from core.retrieval.pipeline import STAGES, Trace, retrieve
 from core.retrieval.query import MAX_QUERY_CHARS, Query, QueryError, parse
 from core.retrieval.translation import parse_translations, translation_messages, wanted
 from tests.corpus_texts import ARABIC, ARABIC_2, ENGLISH, ENGLISH_2, FRENCH, FRENCH_2, eval_passages
@@ -139,6 +139,16 @@ async def test_a_translated_query_adds_its_own_lexical_list() -> None:
     assert "c2" not in [h.chunk_id for h in alone]
     translated = await retrieve(query, MemoryPorts(dense_up=False, translations=["caravanes du Sahara"]), rerank=False)
     assert "c2" in [h.chunk_id for h in translated]  # the French passage, found through the French translation
+
+
+async def test_the_trace_times_each_stage_that_ran() -> None:
+    query = parse("Sahara caravans", 3)
+    traces: list[Trace] = []
+    await retrieve(query, MemoryPorts(order=["c0", "c2", "c1"]), rerank=True, on_trace=traces.append)
+    await retrieve(query, MemoryPorts(dense_up=False), rerank=False, on_trace=traces.append)
+    full, lexical_only = traces
+    assert list(full.seconds) == list(STAGES) and all(s >= 0 for s in full.seconds.values())
+    assert set(lexical_only.seconds) == set(STAGES) - {"dense", "rerank"}
 
 
 def test_translations_are_read_strictly() -> None:

@@ -1,1 +1,1 @@
-"""Cross-cutting concerns around every update: request id, the user row, the user's language."""
+"""Cross-cutting concerns around every update: metrics, request id, the user row, the user's language."""

@@ -3,11 +3,13 @@
 Chunk ids are derived from the chunk's text and the document's cutting, so a cached entry can
 never be stale: a changed chunk gets a new id. Entries are dropped when their chunk is removed
 (a document replaced or deleted: `forget`) and otherwise expire after CHUNK_CACHE_TTL_S.
-A Redis failure falls back to PostgreSQL: the cache only ever saves work.
+A Redis failure falls back to PostgreSQL: the cache only ever saves work. A reader may pass
+`on_lookup` to be told how many ids a lookup found in Redis and how many it missed (metrics).
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -39,10 +41,14 @@ class ChunkCache:
         self.pool = pool
         self.ttl_s = ttl_s
 
-    async def get(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """id -> chunk row (text, language, page, title, uri, ...) for the ids that exist."""
+    async def get(self, ids: list[str], on_lookup: Callable[[int, int], None] | None = None
+                  ) -> dict[str, dict[str, Any]]:
+        """id -> chunk row (text, language, page, title, uri, ...) for the ids that exist;
+        `on_lookup(hits, misses)` hears how many ids Redis had and how many it did not."""
         found = await self._cached(ids)
         missing = [i for i in ids if i not in found]
+        if on_lookup is not None:
+            on_lookup(len(found), len(missing))
         if missing:
             async with self.pool.connection() as conn:
                 rows = {row["id"]: row for row in await chunk_rows(conn, missing)}
