@@ -35,6 +35,7 @@ from core.config import Settings
 from core.corpus import store
 from core.corpus.cache import ChunkCache, generation
 from core.db.pool import open_pool
+from core.db.roles import Role
 from core.embeddings import uses_openai
 from core.ledger.tiers import tier as tier_of
 from core.llm.chat import ChatModel, LLMUnavailable
@@ -173,7 +174,8 @@ class RetrieverApp:
 
     async def connect(self) -> AsyncConnectionPool:
         if self.pool is None:
-            self.pool = await open_pool(self.settings.DATABASE_URL or "", max_size=4, name="retriever")
+            self.pool = await open_pool(self.settings.DATABASE_URL or "", Role.RETRIEVER, max_size=4,
+                                        name="retriever")
             self.cache = ChunkCache(self.redis, self.pool, self.settings.CHUNK_CACHE_TTL_S)
         return self.pool
 
