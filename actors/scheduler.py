@@ -5,7 +5,8 @@ EXPORT_EVERY_H hours (0: none) into DATA_DIR/exports, keeping the newest EXPORT_
 Both only read, as the scheduler's own database role. Reconciling reads one consistent snapshot
 (`core.ledger.reconcile`), so it runs beside the shard actors; a mismatch is an ERROR log line
 with the first problems, and `ustadh_reconcile_mismatches` (a gauge; `ray_ustadh_reconcile_mismatches`
-on `/metrics`, as Ray names what actors export) holds how many the last run found. An export reads
+on `/metrics`, as Ray names what actors export; held there between runs) holds how many the last run
+found. An export reads
 its vectors through the VectorStore actor. Each job's last run, next run and outcome are in this
 actor's health detail (`/healthz`: `actor:scheduler`). Expiring reservations stays with each wallet
 shard, the one writer of those rows, on its own `core.schedules.Schedule` shown in the shard's detail.
@@ -18,6 +19,7 @@ from typing import Any
 from loguru import logger
 
 from actors.clients.vectors import Vectors
+from actors.held_gauge import HeldGauge
 from actors.tracing import traced
 from core.backup.export import export, prune, scheduled_path
 from core.config import Settings
@@ -32,12 +34,10 @@ _SHOWN = 5  # mismatches named in the ERROR line
 
 class Scheduler:
     async def __init__(self, settings: Settings) -> None:
-        from ray.util.metrics import Gauge
-
         setup_logging(settings, "scheduler")
         self.settings = settings
-        self.mismatches = Gauge("ustadh_reconcile_mismatches",
-                                "Problems the last scheduled wallet reconciliation found (0 when sound)")
+        self.mismatches = HeldGauge("ustadh_reconcile_mismatches",
+                                    "Problems the last scheduled wallet reconciliation found (0 when sound)")
         self.schedules = [Schedule("reconcile", settings.RECONCILE_EVERY_MIN * 60, self._reconcile)]
         if settings.EXPORT_EVERY_H > 0:
             self.schedules.append(Schedule("export", settings.EXPORT_EVERY_H * 3600, self._export))

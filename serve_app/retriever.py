@@ -26,10 +26,11 @@ import redis.asyncio as aioredis
 from loguru import logger
 from psycopg_pool import AsyncConnectionPool
 from ray.exceptions import RayActorError, RayTaskError
-from ray.util.metrics import Counter, Gauge, Histogram
+from ray.util.metrics import Counter, Histogram
 from redis.exceptions import RedisError
 
 from actors import registry
+from actors.held_gauge import HeldGauge
 from actors.tracing import call
 from core.config import Settings
 from core.corpus import store
@@ -102,8 +103,8 @@ class RetrieverApp:
         self.refreshing = asyncio.Lock()
         self.breaker = CircuitBreaker("embeddings", failure_threshold=3, cooldown_s=30.0)
         self.llm = ChatModel(settings)  # query translation; its own breaker
-        self.breaker_open = Gauge("ustadh_breaker_open", "1 while the circuit breaker refuses calls",
-                                  tag_keys=("endpoint",))
+        self.breaker_open = HeldGauge("ustadh_breaker_open", "1 while the circuit breaker refuses calls",
+                                      tag_keys=("endpoint",))
         self.breaker_reported: int | None = None
         self.metrics = RetrievalMetrics()
         self.handles: dict[str, Any] = {}
@@ -127,7 +128,7 @@ class RetrieverApp:
 
     def _report_breaker(self) -> None:
         """The breaker gauge, set when its value changes (set on every request, the Ray metric write
-        took 2% of a replica's CPU under load)."""
+        took 2% of a replica's CPU under load); `HeldGauge` keeps it on /metrics in between."""
         open_now = 0 if self.breaker.state == "closed" else 1
         if open_now != self.breaker_reported:
             self.breaker_open.set(open_now, tags={"endpoint": self.breaker.name})

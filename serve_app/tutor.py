@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ray import serve
-from ray.util.metrics import Counter, Gauge, Histogram
+from ray.util.metrics import Counter, Histogram
 
 from actors.clients import retrieval as retrieval_client
 from actors.clients.wallet import Wallet
+from actors.held_gauge import HeldGauge
 from core.app.tutoring import Tutoring
 from core.config import Settings
 from core.logs import setup_logging
@@ -47,8 +48,8 @@ class RayMetrics:
     def __init__(self) -> None:
         self.answers = Counter("ustadh_answers", "Answers and quizzes by how they were made",
                                tag_keys=("kind", "mode"))
-        self.breaker_open = Gauge("ustadh_breaker_open", "1 while the circuit breaker refuses calls",
-                                  tag_keys=("endpoint",))
+        self.breaker_open = HeldGauge("ustadh_breaker_open", "1 while the circuit breaker refuses calls",
+                                      tag_keys=("endpoint",))
         self.tokens = Counter("ustadh_llm_tokens", "Tokens read (in) and written (out) for answers and quizzes",
                               tag_keys=("kind", "direction"))
         self.charged = Counter("ustadh_charged_microcredits", "Micro-credits charged for answers and quizzes",
