@@ -59,8 +59,17 @@ class Settings(BaseSettings):
     HAPROXY_METRICS_PORT: int = Field(9101, ge=1, le=65535)
     SERVE_FALLBACK_PORT: int = Field(8500, ge=1, le=65535)
     RAY_ADDRESS: str | None = None
+    ACTOR_PLACEMENT: Literal["spread", "pack"] = "spread"
+    SERVE_PROXY_LOCATION: Literal["EveryNode", "HeadOnly"] = "EveryNode"
     RAY_NUM_CPUS: int | None = Field(None, ge=1)
     RAY_OBJECT_STORE_MB: int = Field(256, ge=80)
+
+    RETRIEVER_REPLICAS_MIN: int = Field(1, ge=1, le=256)
+    RETRIEVER_REPLICAS_MAX: int = Field(2, ge=1, le=256)
+    RETRIEVER_TARGET_ONGOING: float = Field(16.0, gt=0, le=64)
+    TUTOR_REPLICAS_MIN: int = Field(1, ge=1, le=256)
+    TUTOR_REPLICAS_MAX: int = Field(2, ge=1, le=256)
+    TUTOR_TARGET_ONGOING: float = Field(8.0, gt=0, le=100)
 
     HEALTH_TIMEOUT_S: float = Field(1.5, gt=0, le=10)
     AUTH_CACHE_S: float = Field(5.0, ge=0, le=300)
@@ -171,6 +180,39 @@ class Settings(BaseSettings):
         if self.CHUNK_OVERLAP_TOKENS >= self.CHUNK_TOKENS:
             raise ValueError("CHUNK_OVERLAP_TOKENS must be less than CHUNK_TOKENS")
         return self
+
+    @model_validator(mode="after")
+    def _replicas_ordered(self) -> Settings:
+        for name in ("RETRIEVER", "TUTOR"):
+            low, high = getattr(self, f"{name}_REPLICAS_MIN"), getattr(self, f"{name}_REPLICAS_MAX")
+            if low > high:
+                raise ValueError(f"{name}_REPLICAS_MIN ({low}) must not exceed {name}_REPLICAS_MAX ({high})")
+        return self
+
+    @model_validator(mode="after")
+    def _cluster_needs_servers(self) -> Settings:
+        """On a Ray cluster (RAY_ADDRESS) actors and replicas run on other machines: the embedded
+        stores (Unix sockets and a Milvus Lite file under DATA_DIR) and the local model server
+        (127.0.0.1 of the machine running `ustadh up`) are out of their reach."""
+        if self.RAY_ADDRESS is None:
+            return self
+        missing = [name for name in ("DATABASE_URL", "REDIS_URL") if getattr(self, name) is None]
+        if not (self.MILVUS_URI or "").startswith(("http://", "https://", "tcp://")):
+            missing.append("MILVUS_URI")  # unset or a Milvus Lite file: a server is needed
+        if missing:
+            raise ValueError(f"RAY_ADDRESS joins a cluster, whose nodes cannot reach embedded stores: set "
+                             f"{', '.join(missing)} to servers every node reaches")
+        if self.LOCAL_LLM == "auto" and not self.llm_endpoint_configured and self.LOCAL_LLM_URL is None:
+            raise ValueError("RAY_ADDRESS joins a cluster, whose nodes cannot reach a local model on this machine: "
+                             "set OPENAI_BASE_URL (or LLM_BASE_URL) to a model server every node reaches, "
+                             "or LOCAL_LLM=off")
+        return self
+
+    def autoscaling(self, deployment: Literal["RETRIEVER", "TUTOR"]) -> dict[str, float]:
+        """Serve's autoscaling_config for the Retriever or the Tutor deployment."""
+        return {"min_replicas": getattr(self, f"{deployment}_REPLICAS_MIN"),
+                "max_replicas": getattr(self, f"{deployment}_REPLICAS_MAX"),
+                "target_ongoing_requests": getattr(self, f"{deployment}_TARGET_ONGOING")}
 
     @model_validator(mode="after")
     def _ports_distinct(self) -> Settings:

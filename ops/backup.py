@@ -16,9 +16,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from loguru import logger
 from tqdm import tqdm
 
+from core.app.ports import Unavailable
 from core.backup.archive import Archive, ArchiveError, Manifest
 from core.backup.export import export
 from core.backup.restore import RestoreRefused, restore
@@ -57,7 +59,7 @@ def run_export(settings: Settings, args: argparse.Namespace) -> int:
         with resolved_settings(settings) as resolved, ExitStack() as stack:
             vectors = _vectors(resolved, stack, running)
             manifest = asyncio.run(export(resolved.DATABASE_URL or "", vectors, path, bars))
-    except (DumpError, OSError) as exc:
+    except (DumpError, OSError, psycopg.Error, Unavailable) as exc:
         logger.error(f"export failed, nothing written: {exc}")
         return 1
     finally:
@@ -107,8 +109,11 @@ def run_restore(settings: Settings, args: argparse.Namespace) -> int:
     try:
         with resolved_settings(settings) as resolved, ExitStack() as stack:
             done = asyncio.run(restore(archive, resolved.DATABASE_URL or "", _vectors(resolved, stack, False), bars))
-    except (ArchiveError, RestoreRefused, DumpError) as exc:
+    except (ArchiveError, RestoreRefused) as exc:
         logger.error(f"restore refused, nothing changed: {exc}")
+        return 1
+    except (DumpError, psycopg.Error) as exc:
+        logger.error(f"restore failed, no data loaded (rows roll back, new collections are dropped): {exc}")
         return 1
     finally:
         bars.close()

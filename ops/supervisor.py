@@ -11,11 +11,13 @@ left under DATA_DIR/logs and DATA_DIR/run owner-only (`ops.datadir.make_private`
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import threading
 from contextlib import ExitStack
+from pathlib import Path
 
 import psutil
 from loguru import logger
@@ -47,6 +49,8 @@ class Supervisor:
             stack.callback(lock.release)
             if leftovers := self.ray_record.stop_leftovers():
                 logger.warning("stopped {} Ray processes left by an earlier run that did not exit cleanly", leftovers)
+            if strays := stop_haproxies(haproxy_dir(self.settings)):
+                logger.warning("stopped {} HAProxy processes left by an earlier run", strays)
             servers = EmbeddedServers(self.settings)
             stack.callback(servers.stop)
             stack.callback(remove_socket_dirs, self.settings.DATA_DIR)
@@ -120,3 +124,15 @@ class Supervisor:
         model = (f", local model {settings.LOCAL_LLM_MODEL} at {settings.LOCAL_LLM_URL}" if settings.llm_local
                  else "")
         logger.info("Ustadh ready: API {}/healthz{}{}", base, dashboard, model)
+
+
+def stop_haproxies(folder: Path, timeout: float = 5.0) -> int:
+    """Kill the HAProxy processes still running on this DATA_DIR's config (`folder` is in their
+    command line) after a run was killed: Serve reloads HAProxy under new process ids, so they may
+    be missing from the process record, and would keep holding HTTP_PORT and the stats ports."""
+    mine = [p for p in psutil.process_iter(["cmdline"]) if str(folder) in " ".join(p.info["cmdline"] or [])]
+    for proc in mine:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(mine, timeout=timeout)
+    return len(mine)

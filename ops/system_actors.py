@@ -34,9 +34,13 @@ def _specs(settings: Settings) -> dict[str, tuple[Any, tuple[Any, ...]]]:
 
 
 def start_actors(settings: Settings) -> dict[str, Any]:
-    """Create (or find, if already running) every system actor; returns name -> handle."""
+    """Create (or find, if already running) every system actor; returns name -> handle. On a cluster
+    they are spread over the nodes (ACTOR_PLACEMENT=spread: wallet shards on different nodes, the
+    others beside them) or packed onto the fewest (pack: Ray's default, filling a node first); an
+    actor whose node dies is restarted by Ray on a node that lives."""
     specs = _specs(settings)
     assert list(specs) == registry.actor_names(settings), "actors.registry names what runs here"
-    return {name: cls.options(name=name, namespace=registry.NAMESPACE, get_if_exists=True,
-                              lifetime="detached").remote(settings, *args)
+    strategy = "SPREAD" if settings.ACTOR_PLACEMENT == "spread" else "DEFAULT"
+    return {name: cls.options(name=name, namespace=registry.NAMESPACE, get_if_exists=True, lifetime="detached",
+                              scheduling_strategy=strategy).remote(settings, *args)
             for name, (cls, args) in specs.items()}

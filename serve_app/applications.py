@@ -20,7 +20,8 @@ SERVE_LOGGING = {"enable_access_log": False}
 def start(settings: Settings, host: str) -> None:
     """Serve's proxy on `host`:HTTP_PORT, then both applications (retrieval first: the gateway's Tutor
     looks the Retriever up by name)."""
-    serve.start(http_options={"host": host, "port": settings.HTTP_PORT}, logging_config=SERVE_LOGGING)
+    serve.start(proxy_location=settings.SERVE_PROXY_LOCATION, http_options={"host": host, "port": settings.HTTP_PORT},
+                logging_config=SERVE_LOGGING)
     serve.run(retrieval_api.application(settings), name=retrieval_client.APP, route_prefix=retrieval_api.ROUTE_PREFIX,
               logging_config=SERVE_LOGGING)
     serve.run(gateway.application(settings), name="ustadh", route_prefix="/", logging_config=SERVE_LOGGING)

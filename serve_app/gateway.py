@@ -156,8 +156,10 @@ Gateway = serve.deployment(ray_actor_options={"num_cpus": 0.2}, max_ongoing_requ
 
 def application(settings: Settings) -> serve.Application:
     """The gateway's Serve application: the gateway, composed through a handle with the Tutor (which
-    reaches the retrieval application's Retriever by name)."""
-    return Gateway.bind(settings, Tutor.bind(settings), retrieval=True)
+    reaches the retrieval application's Retriever by name), Tutor replicas scaled by Serve between
+    TUTOR_REPLICAS_MIN and _MAX."""
+    tutor = Tutor.options(autoscaling_config=settings.autoscaling("TUTOR")).bind(settings)
+    return Gateway.bind(settings, tutor, retrieval=True)
 
 
 def build_app(args: dict[str, str]) -> serve.Application:

@@ -91,7 +91,8 @@ Retriever = serve.deployment(name="RetrieverApp", ray_actor_options={"num_cpus":
 
 
 def application(settings: Settings) -> serve.Application:
-    return Retriever.bind(settings)
+    """The retrieval application, its replicas scaled by Serve between RETRIEVER_REPLICAS_MIN and _MAX."""
+    return Retriever.options(autoscaling_config=settings.autoscaling("RETRIEVER")).bind(settings)
 
 
 def build_app(args: dict[str, str]) -> serve.Application:

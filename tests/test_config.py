@@ -58,3 +58,17 @@ def test_cli_refuses_a_bad_setting_at_start(tmp_path: Path) -> None:
                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "HTTP_PORT" in result.stderr
+
+
+def test_a_cluster_is_refused_embedded_stores_and_a_machine_local_model() -> None:
+    servers = {"DATABASE_URL": "postgresql://ustadh@db.internal/ustadh", "REDIS_URL": "redis://cache.internal:6379/0",
+               "MILVUS_URI": "http://milvus.internal:19530"}
+    with pytest.raises(SettingsError, match="set DATABASE_URL, REDIS_URL, MILVUS_URI to servers"):
+        load_settings(_env_file=None, RAY_ADDRESS="auto")
+    with pytest.raises(SettingsError, match="set MILVUS_URI to servers"):
+        load_settings(_env_file=None, RAY_ADDRESS="auto", **{**servers, "MILVUS_URI": "/data/milvus.db"})
+    with pytest.raises(SettingsError, match="LOCAL_LLM=off"):
+        load_settings(_env_file=None, RAY_ADDRESS="auto", **servers)
+    assert load_settings(_env_file=None, RAY_ADDRESS="auto", LOCAL_LLM="off", **servers).RAY_ADDRESS == "auto"
+    assert load_settings(_env_file=None, RAY_ADDRESS="auto", OPENAI_BASE_URL="http://llm.internal:8080/v1",
+                         **servers).llm_endpoint_configured
