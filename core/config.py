@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     TUTOR_REPLICAS_MIN: int = Field(1, ge=1, le=256)
     TUTOR_REPLICAS_MAX: int = Field(2, ge=1, le=256)
     TUTOR_TARGET_ONGOING: float = Field(8.0, gt=0, le=100)
+    SERVE_UPSCALE_DELAY_S: float = Field(30.0, ge=0, le=3600)
+    SERVE_DOWNSCALE_DELAY_S: float = Field(600.0, ge=0, le=86_400)
 
     HEALTH_TIMEOUT_S: float = Field(1.5, gt=0, le=10)
     AUTH_CACHE_S: float = Field(5.0, ge=0, le=300)
@@ -212,7 +214,8 @@ class Settings(BaseSettings):
         """Serve's autoscaling_config for the Retriever or the Tutor deployment."""
         return {"min_replicas": getattr(self, f"{deployment}_REPLICAS_MIN"),
                 "max_replicas": getattr(self, f"{deployment}_REPLICAS_MAX"),
-                "target_ongoing_requests": getattr(self, f"{deployment}_TARGET_ONGOING")}
+                "target_ongoing_requests": getattr(self, f"{deployment}_TARGET_ONGOING"),
+                "upscale_delay_s": self.SERVE_UPSCALE_DELAY_S, "downscale_delay_s": self.SERVE_DOWNSCALE_DELAY_S}
 
     @model_validator(mode="after")
     def _ports_distinct(self) -> Settings:

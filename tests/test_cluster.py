@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -17,69 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import psycopg
 import pytest
 
+from ops.local_cluster import WORKER_IP, TwoNodeCluster
 from tests.conftest import free_port, with_database
 from tests.corpus_texts import ARABIC, ARABIC_2, ENGLISH, ENGLISH_2, FRENCH, FRENCH_2
 from tests.test_up import UpProcess
 
 BIN = Path(sys.executable).parent
-WORKER_IP = "127.0.0.2"
-
-
-def _node_ports() -> list[str]:
-    return [f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
-            f"--metrics-export-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
-            f"--node-manager-port={free_port()}", f"--object-manager-port={free_port()}"]
-
-
-class TwoNodeCluster:
-    """`ray start --head` and `ray start --address` as an operator runs them, on one machine."""
-
-    def __init__(self, env: dict[str, str], temp_dir: Path) -> None:
-        self.env, self.temp_dir = env, temp_dir
-        self.address = f"127.0.0.1:{free_port()}"
-        self.dashboard = f"http://127.0.0.1:{free_port()}"  # Ray's state API (`ray list`) is served there
-
-    def _ray(self, *args: str) -> None:
-        done = subprocess.run([str(BIN / "ray"), "start", *args, "--disable-usage-stats"], env=self.env,
-                              capture_output=True, text=True, timeout=180)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-
-    def start(self) -> None:
-        self._ray("--head", "--node-ip-address=127.0.0.1", f"--port={self.address.split(':')[1]}", "--num-cpus=2",
-                  "--include-dashboard=true", "--dashboard-host=127.0.0.1",
-                  f"--dashboard-port={self.dashboard.rsplit(':', 1)[1]}", f"--temp-dir={self.temp_dir}", f"--ray-client-server-port={free_port()}",
-                  '--resources={"head_node": 1}', *_node_ports())
-        self._ray(f"--address={self.address}", f"--node-ip-address={WORKER_IP}", "--num-cpus=2",
-                  '--resources={"worker_node": 1}', *_node_ports())
-
-    def processes(self, worker_only: bool = False) -> list[psutil.Process]:
-        found = []
-        for proc in psutil.process_iter(["cmdline"]):
-            line = " ".join(proc.info["cmdline"] or [])
-            ours = str(self.temp_dir) in line or self.address in line or (WORKER_IP in line and "ray" in line)
-            if ours and (not worker_only or WORKER_IP in line):
-                found.append(proc)
-        return found
-
-    def kill_worker(self) -> int:
-        victims = self.processes(worker_only=True)
-        for proc in victims:
-            try:
-                proc.send_signal(signal.SIGKILL)
-            except psutil.NoSuchProcess:
-                pass
-        return len(victims)
-
-    def stop(self) -> None:
-        for proc in self.processes():
-            try:
-                proc.send_signal(signal.SIGKILL)
-            except psutil.NoSuchProcess:
-                pass
 
 
 def ray_json(env: dict[str, str], *args: str) -> Any:
@@ -107,7 +52,7 @@ def cluster(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[tuple
     base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     # A dead node is declared dead after 3 missed 1 s health checks (Ray's default: 5 of 3 s).
     nodes = TwoNodeCluster({**base, "RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"},
-                           Path("/tmp") / f"rayc-{uuid.uuid4().hex[:6]}")
+                           Path("/tmp") / f"rayc-{uuid.uuid4().hex[:6]}", free_port)
     data_dir = Path("/tmp") / f"ustadh-cluster-{uuid.uuid4().hex[:8]}"
     data_dir.mkdir(mode=0o755)
     env = {**base, "DATA_DIR": str(data_dir), "HOME": str(tmp_path), "RAY_ADDRESS": nodes.address,
