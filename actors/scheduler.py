@@ -6,8 +6,7 @@ Both only read, as the scheduler's own database role. Reconciling reads one cons
 (`core.ledger.reconcile`), so it runs beside the shard actors; a mismatch is an ERROR log line
 with the first problems, and `ustadh_reconcile_mismatches` (a gauge; `ray_ustadh_reconcile_mismatches`
 on `/metrics`, as Ray names what actors export; held there between runs) holds how many the last run
-found. An export reads
-its vectors through the VectorStore actor. Each job's last run, next run and outcome are in this
+found. An export reads its vectors through the VectorStore actor. Each job's last run, next run and outcome are in this
 actor's health detail (`/healthz`: `actor:scheduler`). Expiring reservations stays with each wallet
 shard, the one writer of those rows, on its own `core.schedules.Schedule` shown in the shard's detail.
 """

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from core.app.ports import Unavailable
 from core.backup.archive import Archive, ArchiveError, Manifest
 from core.backup.export import export
-from core.backup.restore import RestoreRefused, restore
+from core.backup.restore import RestoreRefused, check_schema, restore
 from core.config import Settings
 from core.db.dump import DumpError
 from ops.datadir import DataDirLock
@@ -101,6 +101,12 @@ def run_restore(settings: Settings, args: argparse.Namespace) -> int:
     try:
         archive = Archive(Path(args.path))  # checked whole before anything starts
     except ArchiveError as exc:
+        logger.error(f"restore refused, nothing changed: {exc}")
+        return 1
+    try:
+        check_schema(archive.manifest)
+    except ArchiveError as exc:
+        archive.close()
         logger.error(f"restore refused, nothing changed: {exc}")
         return 1
     from ops.services import resolved_settings

@@ -45,7 +45,7 @@ from tests.test_up import UpProcess
 EVAL_QUESTIONS = Path(__file__).resolve().parents[2] / "shared" / "eval"
 
 
-def small_archive(tmp_path: Path) -> Path:
+def small_archive(tmp_path: Path, schema_version: int = 1) -> Path:
     dump = tmp_path / "database.dump"
     dump.write_bytes(b"PGDMP" + bytes(range(256)) * 64)
     ids = ["c1", "c2"]
@@ -53,7 +53,7 @@ def small_archive(tmp_path: Path) -> Path:
                 {"document_id": 2, "source_id": 0, "language": "fr", "visibility": "admin"}]
     vectors = tmp_path / "v.npz"
     vectors.write_bytes(pack_vectors(ids, np.eye(2, 4, dtype=np.float32), metadata))
-    manifest = Manifest(schema_version=1, created_at="2026-12-08T00:00:00+00:00", tables={"users": 2},
+    manifest = Manifest(schema_version=schema_version, created_at="2026-12-08T00:00:00+00:00", tables={"users": 2},
                         collections=[Collection("e5_small_384", 4, 2, 0)])
     path = tmp_path / "export.tar"
     write(path, manifest, {"database.dump": dump, "vectors/e5_small_384.npz": vectors})
@@ -96,6 +96,16 @@ def test_a_damaged_member_or_a_foreign_manifest_is_refused(tmp_path: Path) -> No
         tar.add(manifest, arcname=MANIFEST)
     with pytest.raises(ArchiveError, match="not an Ustadh export"):
         Archive(other)
+
+
+def test_an_archive_of_a_newer_schema_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    newer = small_archive(tmp_path, schema_version=latest_version() + 1)
+    data_dir = Path("/tmp") / f"ustadh-drr-{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "DATABASE_URL", "REDIS_URL"))}
+    refused = ustadh({**env, "DATA_DIR": str(data_dir), "HOME": str(tmp_path)}, "restore", str(newer))
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"schema version {latest_version() + 1}, newer than this version's" in refused.stderr, refused.stderr
+    assert not (data_dir / "postgres").exists()  # no database was started or made
 
 
 def test_rotation_keeps_the_newest_scheduled_exports(tmp_path: Path) -> None:

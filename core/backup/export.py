@@ -36,12 +36,30 @@ class VectorSource(Protocol):
     async def rows(self, name: str, ids: list[str]) -> tuple[list[str], np.ndarray, list[dict[str, Any]]]: ...
 
 
-def _quiet(_: str, __: int, ___: int) -> None:
-    return None
+def quiet(_: str, __: int, ___: int) -> None:
+    """A `Progress` that shows nothing (the Scheduler's exports)."""
 
 
-async def export(database_url: str, vectors: VectorSource, path: Path, progress: Progress = _quiet) -> Manifest:
+async def export(database_url: str, vectors: VectorSource, path: Path, progress: Progress = quiet) -> Manifest:
     """Write the archive to `path` (whole, or not at all); its manifest."""
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=path.parent) as work:
+        members = {DATABASE: Path(work) / DATABASE}
+        version, tables, refs = await _dump(database_url, members[DATABASE], progress)
+        collections = []
+        for name, (dimension, ids) in refs.items():
+            member = Path(work) / f"{name}.npz"
+            collections.append(await _vectors(vectors, name, dimension, ids, member, progress))
+            members[vectors_member(name)] = member
+        manifest = Manifest(schema_version=version, created_at=datetime.now(UTC).isoformat(), tables=tables,
+                            collections=collections)
+        return write(path, manifest, members)
+
+
+async def _dump(database_url: str, to: Path, progress: Progress
+                ) -> tuple[int, dict[str, int], dict[str, tuple[int, list[str]]]]:
+    """pg_dump of one snapshot, and from the same snapshot: the schema version, the rows per table
+    and each collection's embedded chunk ids. The snapshot's transaction ends with the dump, before
+    the vectors are read (a long-open transaction holds back PostgreSQL's vacuum)."""
     conn = await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row, connect_timeout=10,
                                                  application_name="export")
     async with conn:
@@ -52,26 +70,14 @@ async def export(database_url: str, vectors: VectorSource, path: Path, progress:
             version = int(await _one(conn, sql.SQL("SELECT coalesce(max(version), 0) FROM schema_migrations")))
             tables = await _counts(conn)
             refs = await _refs(conn)
-            with tempfile.TemporaryDirectory(prefix=".export-", dir=path.parent) as work:
-                progress("database", 0, 1)
-                members = {DATABASE: Path(work) / DATABASE}
-                await asyncio.to_thread(dump.dump, database_url, conn.info.server_version // 10000, snapshot,
-                                        members[DATABASE])
-                progress("database", 1, 1)
-                collections = []
-                for name, (dimension, ids) in refs.items():
-                    member = Path(work) / f"{name}.npz"
-                    collections.append(await _vectors(vectors, name, dimension, ids, member, progress))
-                    members[vectors_member(name)] = member
-                manifest = Manifest(schema_version=version, created_at=datetime.now(UTC).isoformat(),
-                                    tables=tables, collections=collections)
-                return write(path, manifest, members)
+            progress("database", 0, 1)
+            await asyncio.to_thread(dump.dump, database_url, conn.info.server_version // 10000, snapshot, to)
+            progress("database", 1, 1)
+    return version, tables, refs
 
 
 async def _counts(conn: psycopg.AsyncConnection[dict[str, Any]]) -> dict[str, int]:
-    rows = await (await conn.execute(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations' "
-        "ORDER BY tablename")).fetchall()
+    rows = await (await conn.execute(dump.DATA_TABLES)).fetchall()
     return {row["tablename"]: int(await _one(conn, sql.SQL("SELECT count(*) FROM {}").format(
         sql.Identifier(row["tablename"])))) for row in rows}
 

@@ -20,8 +20,8 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from core.backup.archive import DATABASE, Archive, ArchiveError, unpack_vectors, vectors_member
-from core.backup.export import Progress
+from core.backup.archive import DATABASE, Archive, ArchiveError, Manifest, unpack_vectors, vectors_member
+from core.backup.export import Progress, quiet
 from core.db import dump
 from core.db.migrate import applied_version, latest_version, migrate
 
@@ -52,15 +52,16 @@ class Restored:
     schema_version: int
 
 
-def _quiet(_: str, __: int, ___: int) -> None:
-    return None
-
-
-async def restore(archive: Archive, database_url: str, vectors: VectorTarget, progress: Progress = _quiet) -> Restored:
-    manifest = archive.manifest
+def check_schema(manifest: Manifest) -> None:
+    """ArchiveError when the archive's schema is newer than this code's (checked before anything starts)."""
     if manifest.schema_version > latest_version():
         raise ArchiveError(f"the archive has schema version {manifest.schema_version}, newer than this "
                            f"version's {latest_version()}: restore it with the Ustadh that made it, or a newer one")
+
+
+async def restore(archive: Archive, database_url: str, vectors: VectorTarget, progress: Progress = quiet) -> Restored:
+    manifest = archive.manifest
+    check_schema(manifest)
     await asyncio.to_thread(_check_database, database_url, manifest.schema_version)
     held = {name: n for name, n in (await vectors.collections()).items() if n}
     if held:
@@ -87,15 +88,9 @@ def _check_database(database_url: str, archive_version: int) -> None:
         version = applied_version(conn)
         if version is None:
             return
-        tables = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations' "
-            "ORDER BY tablename").fetchall()]
-        held = {}
-        for table in tables:
-            row = conn.execute(sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT 1) t").format(
-                sql.Identifier(table))).fetchone()
-            if row and row[0]:
-                held[table] = row[0]
+        tables = [r[0] for r in conn.execute(dump.DATA_TABLES).fetchall()]
+        held = [table for table in tables if conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
+            sql.Identifier(table))).fetchone() == (True,)]
         if held:
             raise RestoreRefused(f"the target database is not empty (rows in {', '.join(held)}): "
                                  "restore into a new DATA_DIR or an empty database")

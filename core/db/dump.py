@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-_VERSION = re.compile(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?")
+_VERSION = re.compile(r"\(PostgreSQL\) (\d+)")
+# Every table a dump holds and a restore needs empty: all of the schema but the migration record.
+DATA_TABLES = ("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations' "
+               "ORDER BY tablename")
 
 
 class DumpError(RuntimeError):
@@ -80,24 +81,14 @@ def tools_for(server_major: int) -> Tools:
     return tools
 
 
-def _libpq_args(database_url: str) -> list[str]:
-    """A URL as pg_dump's --dbname (a key=value string keeps socket paths given as `host=`)."""
-    return ["--dbname", make_conninfo(**{k: str(v) for k, v in conninfo_to_dict(database_url).items()})]
-
-
 def dump(database_url: str, server_major: int, snapshot: str, path: Path, timeout: float = 3600) -> None:
     """Every row but the migration record, as of `snapshot` (pg_export_snapshot of an open transaction)."""
-    tools_for(server_major).run("pg_dump", *_libpq_args(database_url), "--format=custom", "--data-only",
+    tools_for(server_major).run("pg_dump", f"--dbname={database_url}", "--format=custom", "--data-only",
                                 "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
                                 "--exclude-table=schema_migrations", f"--file={path}", timeout=timeout)
 
 
-def listing(path: Path) -> str:
-    """pg_restore's table of contents of a dump (fails on a damaged file)."""
-    return newest_tools().run("pg_restore", "--list", str(path), timeout=300)
-
-
 def restore(database_url: str, path: Path, timeout: float = 3600) -> None:
     """Load a data dump in one transaction: all rows, or none when anything fails."""
-    newest_tools().run("pg_restore", *_libpq_args(database_url), "--data-only", "--single-transaction",
+    newest_tools().run("pg_restore", f"--dbname={database_url}", "--data-only", "--single-transaction",
                        "--exit-on-error", "--no-owner", "--no-privileges", str(path), timeout=timeout)
